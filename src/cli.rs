@@ -1,0 +1,195 @@
+//! The command line: subcommands, their options, and how a failure is reported (one line on
+//! stderr, a non-zero exit, never a panic or a backtrace).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, DatabaseUrl};
+use crate::telemetry::{self, LogFormat};
+use crate::{db, web};
+
+/// Sightline shows the security and observability posture of every AWS account and region you
+/// own: Security Hub, GuardDuty, Inspector, Macie and IAM Access Analyzer findings with their
+/// history, service coverage, and the audit-trail baseline.
+#[derive(Debug, Parser)]
+#[command(name = "sightline", version, about, long_about)]
+pub struct Args {
+    /// Configuration file (see sightline.example.toml).
+    #[arg(long, global = true, env = "SIGHTLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Postgres connection string; overrides `database_url` in the config file.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Log format on stderr.
+    #[arg(
+        long,
+        global = true,
+        env = "SIGHTLINE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web pages and the API (and run the poller in the background).
+    Serve {
+        /// Serve only; leave polling to `sightline poll` processes.
+        #[arg(long)]
+        no_poller: bool,
+    },
+    /// Poll every configured account, region and source for findings.
+    Poll {
+        /// Run one cycle and exit (0 when the cycle ran, whatever single targets reported).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Run the whole product against the built-in simulated AWS organisation.
+    Demo {
+        /// Address for the web server.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Serve a simulated AWS organisation over the real AWS wire protocols.
+    Simulate {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4566")]
+        listen: String,
+        /// Seed of the generated organisation (same seed, same organisation).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it, alone, on the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (never their values).
+    List,
+    /// Revoke a token by name.
+    Revoke { name: String },
+}
+
+/// Exit code of a subcommand that a later release will provide.
+const NOT_BUILT: u8 = 2;
+
+pub fn run(args: Args) -> ExitCode {
+    telemetry::init(args.log_format);
+    let not_built = match &args.command {
+        Command::Demo { .. } => {
+            Some("demo (the simulated organisation, poller and pages together)")
+        }
+        Command::Simulate { .. } => Some("simulate (the simulated AWS organisation)"),
+        Command::Token { .. } => Some("token (API tokens come with the REST API)"),
+        Command::Poll { .. } => Some("poll (the poller of the five AWS sources)"),
+        _ => None,
+    };
+    if let Some(what) = not_built {
+        eprintln!(
+            "sightline: `{what}` is not built yet in this version; see README.md, \"Status\""
+        );
+        return ExitCode::from(NOT_BUILT);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sightline: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sightline: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Migrate => {
+            let url = match database_url_only(&args) {
+                Ok(url) => url,
+                Err(e) => bail!(e),
+            };
+            let pool = db::connect(&url, 2).await?;
+            db::migrate(&pool).await?;
+            let applied = db::MIGRATOR.iter().count();
+            println!(
+                "database {} is up to date ({applied} migrations)",
+                url.redacted()
+            );
+            Ok(())
+        }
+        Command::Serve { no_poller } => {
+            let config = load_config(&args)?;
+            let url = database_url(&args, &config)?;
+            let pool = db::connect(&url, 16).await?;
+            db::migrate(&pool).await?;
+            db::accounts::sync(&pool, &config.accounts)
+                .await
+                .context("cannot store the configured accounts")?;
+            if !no_poller {
+                tracing::warn!(
+                    "the poller is not built yet in this version: serving stored data only"
+                );
+            }
+            web::serve(config.listen, pool).await
+        }
+        // Answered in `run` before the runtime starts.
+        Command::Poll { .. }
+        | Command::Demo { .. }
+        | Command::Simulate { .. }
+        | Command::Token { .. } => {
+            bail!("this subcommand is not built yet")
+        }
+    }
+}
+
+fn load_config(args: &Args) -> anyhow::Result<Config> {
+    let path = config::resolve_path(args.config.clone());
+    Ok(Config::load(&path)?)
+}
+
+/// `--database-url` / `DATABASE_URL` first, then the config's `database_url`.
+fn database_url(args: &Args, config: &Config) -> anyhow::Result<DatabaseUrl> {
+    if let Some(url) = &args.database_url {
+        return Ok(DatabaseUrl::new(url.clone()));
+    }
+    config.database_url.clone().context(
+        "no database: set DATABASE_URL (or --database-url), or database_url in the config file",
+    )
+}
+
+/// For commands that need only the database: the config file is read only when no URL is given.
+fn database_url_only(args: &Args) -> anyhow::Result<DatabaseUrl> {
+    if let Some(url) = &args.database_url {
+        return Ok(DatabaseUrl::new(url.clone()));
+    }
+    let config = load_config(args).context("no DATABASE_URL set, and no usable config file")?;
+    database_url(args, &config)
+}

@@ -1,0 +1,34 @@
+//! The accounts table: what the config (or AWS Organizations) says about each account.
+
+use sqlx::PgPool;
+
+use crate::config::AccountConfig;
+
+/// Inserts or updates the configured accounts. Accounts no longer in the config are kept: their
+/// findings and history stay readable.
+pub async fn sync(pool: &PgPool, accounts: &[AccountConfig]) -> Result<u64, sqlx::Error> {
+    let ids: Vec<String> = accounts.iter().map(|a| a.id.to_string()).collect();
+    let names: Vec<String> = accounts.iter().map(|a| a.name.clone()).collect();
+    let envs: Vec<String> = accounts.iter().map(|a| a.environment.clone()).collect();
+    let owners: Vec<String> = accounts.iter().map(|a| a.owner.clone()).collect();
+    let role_arns: Vec<Option<String>> = accounts.iter().map(|a| a.role_arn.clone()).collect();
+    let result = sqlx::query!(
+        r#"
+        INSERT INTO accounts (id, name, environment, owner, role_arn)
+        SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+        ON CONFLICT (id) DO UPDATE SET
+            name = excluded.name, environment = excluded.environment, owner = excluded.owner,
+            role_arn = excluded.role_arn, updated_at = now()
+        WHERE (accounts.name, accounts.environment, accounts.owner, accounts.role_arn)
+              IS DISTINCT FROM (excluded.name, excluded.environment, excluded.owner, excluded.role_arn)
+        "#,
+        &ids,
+        &names,
+        &envs,
+        &owners,
+        &role_arns as &[Option<String>],
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -1,0 +1,12 @@
+//! Sightline: the security and observability posture of every AWS account and region you own.
+//!
+//! Data flows one way: AWS → `sources` → [`domain::Finding`] → [`db`] → `web` / `api`.
+//! `main.rs` is a thin shell over [`cli`].
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod sim;
+pub mod telemetry;
+pub mod web;

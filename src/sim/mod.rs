@@ -1,0 +1,4 @@
+//! The simulated AWS organisation. So far: sample findings for tests and benchmarks; the wire
+//! protocols, the generated organisation and its ground truth come with `sightline simulate`.
+
+pub mod samples;

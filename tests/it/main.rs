@@ -1,0 +1,7 @@
+//! Sightline's integration tests: one binary, a module per area. Database tests use
+//! `#[sqlx::test]` (a fresh migrated database each, on the server at DATABASE_URL, which
+//! `scripts/test` provides).
+
+mod cli;
+mod upsert;
+mod web;
