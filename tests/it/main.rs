@@ -2,6 +2,8 @@
 //! `#[sqlx::test]` (a fresh migrated database each, on the server at DATABASE_URL, which
 //! `scripts/test` provides).
 
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod upsert;
 mod web;

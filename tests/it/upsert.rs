@@ -96,7 +96,7 @@ async fn open_resolved_open_records_new_resolved_reopened(pool: PgPool) {
     let open = guardduty(Source::GuardDuty, Severity::High, Status::Open, t(2, 0));
     let resolved = guardduty(Source::GuardDuty, Severity::High, Status::Resolved, t(3, 0));
     let reopened = guardduty(Source::GuardDuty, Severity::High, Status::Open, t(4, 0));
-    assert_eq!(upsert(&pool, &[open.clone()]).await.events, 1);
+    assert_eq!(upsert(&pool, std::slice::from_ref(&open)).await.events, 1);
     assert_eq!(
         upsert(&pool, &[resolved]).await,
         UpsertOutcome {
@@ -139,7 +139,7 @@ async fn open_resolved_open_records_new_resolved_reopened(pool: PgPool) {
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn severity_change_and_suppression_are_events(pool: PgPool) {
     let f = guardduty(Source::GuardDuty, Severity::Medium, Status::Open, t(2, 0));
-    upsert(&pool, &[f.clone()]).await;
+    upsert(&pool, std::slice::from_ref(&f)).await;
     let raised = guardduty(
         Source::GuardDuty,
         Severity::Critical,
@@ -175,7 +175,7 @@ async fn severity_change_and_suppression_are_events(pool: PgPool) {
 async fn an_older_update_never_overwrites_a_newer_one(pool: PgPool) {
     let newer = guardduty(Source::GuardDuty, Severity::Low, Status::Resolved, t(6, 0));
     let older = guardduty(Source::GuardDuty, Severity::High, Status::Open, t(2, 0));
-    upsert(&pool, &[newer.clone()]).await;
+    upsert(&pool, std::slice::from_ref(&newer)).await;
     let out = upsert(&pool, &[older]).await;
     assert_eq!(out.events, 0);
     let row = findings::get(&pool, newer.key.finding_id())
@@ -192,8 +192,8 @@ async fn an_older_update_never_overwrites_a_newer_one(pool: PgPool) {
 async fn security_hub_copy_then_native_is_one_finding(pool: PgPool) {
     let copy = guardduty(Source::SecurityHub, Severity::Medium, Status::Open, t(2, 0));
     let native = guardduty(Source::GuardDuty, Severity::High, Status::Open, t(2, 0));
-    assert_eq!(upsert(&pool, &[copy.clone()]).await.inserted, 1);
-    let out = upsert(&pool, &[native.clone()]).await;
+    assert_eq!(upsert(&pool, std::slice::from_ref(&copy)).await.inserted, 1);
+    let out = upsert(&pool, std::slice::from_ref(&native)).await;
     assert_eq!((out.inserted, out.updated), (0, 1));
     assert_eq!(findings::count(&pool).await.unwrap(), 1);
 
@@ -245,7 +245,7 @@ async fn security_hub_copy_then_native_is_one_finding(pool: PgPool) {
 async fn native_then_copy_keeps_native_and_records_both(pool: PgPool) {
     let native = guardduty(Source::GuardDuty, Severity::High, Status::Open, t(2, 0));
     let copy = guardduty(Source::SecurityHub, Severity::Medium, Status::Open, t(3, 0));
-    upsert(&pool, &[native.clone()]).await;
+    upsert(&pool, std::slice::from_ref(&native)).await;
     let out = upsert(&pool, &[copy]).await;
     assert_eq!((out.inserted, out.updated, out.events), (0, 1, 0));
     let row = findings::get(&pool, native.key.finding_id())
