@@ -1,0 +1,689 @@
+//! The simulated organisation and its estate of findings: generated from a seed, evolving on a
+//! virtual clock. Findings are held as compact records (about 40 bytes each) and rendered into
+//! each service's wire format only when served, so a million findings fit in well under 1 GiB.
+//!
+//! This module decides what exists; `truth` counts it; the service modules render it. None of
+//! them shares code with Sightline's normalisers.
+
+use std::collections::HashMap;
+
+use super::catalogue::{self, ANALYZER_TYPES, CONTROLS, MACIE_TYPES, VULNERABILITIES};
+use super::rng::Rng;
+
+/// The regions a default organisation is watched in; the first four are approved.
+pub const DEFAULT_REGIONS: [&str; 6] = [
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-1",
+    "sa-east-1",
+];
+const APPROVED_REGIONS: usize = 4;
+/// The virtual clock starts here unless told otherwise: 2026-11-01T00:00:00Z.
+pub const DEFAULT_START: i64 = 1_793_491_200;
+const DAY: i64 = 86_400;
+
+/// The five finding services, in the simulator's own terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    SecurityHub,
+    GuardDuty,
+    Inspector,
+    Macie,
+    AccessAnalyzer,
+}
+
+impl Service {
+    pub const ALL: [Service; 5] = [
+        Service::SecurityHub,
+        Service::GuardDuty,
+        Service::Inspector,
+        Service::Macie,
+        Service::AccessAnalyzer,
+    ];
+
+    /// The name in `/_sim/truth` and in Sightline's config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::SecurityHub => "securityhub",
+            Service::GuardDuty => "guardduty",
+            Service::Inspector => "inspector",
+            Service::Macie => "macie",
+            Service::AccessAnalyzer => "accessanalyzer",
+        }
+    }
+
+    /// The SigV4 signing name, as it appears in a request's credential scope.
+    pub fn signing_name(self) -> &'static str {
+        match self {
+            Service::SecurityHub => "securityhub",
+            Service::GuardDuty => "guardduty",
+            Service::Inspector => "inspector2",
+            Service::Macie => "macie2",
+            Service::AccessAnalyzer => "access-analyzer",
+        }
+    }
+
+    pub fn from_signing_name(s: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|v| v.signing_name() == s)
+    }
+}
+
+/// How an account answers Sightline's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Allowed,
+    /// `AssumeRole` into the account is refused (the role was never deployed there).
+    RoleDenied,
+    /// The role can be assumed, but every service call is refused (its policy lacks them).
+    ServicesDenied,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub environment: &'static str,
+    pub owner: &'static str,
+    pub ou_path: &'static str,
+    pub access: Access,
+}
+
+/// A finding's state, which each service renders in its own words (GuardDuty: archived or
+/// gone; Inspector: ACTIVE/SUPPRESSED/CLOSED; a control: FAILED/PASSED; …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Active,
+    Suppressed,
+    Resolved,
+}
+
+/// One finding, compact. Everything else (ids, ARNs, titles, resources) derives from it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// Unique in the organisation; ids and resource names derive from it.
+    pub serial: u32,
+    pub account: u16,
+    pub region: u8,
+    pub service: Service,
+    /// Index into the service's catalogue (control, threat type, CVE, Macie type, analyzer type).
+    pub kind: u16,
+    /// 0 informational, 1 low, 2 medium, 3 high, 4 critical.
+    pub level: u8,
+    pub state: State,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// Generation parameters (`sightline simulate` flags).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub seed: u64,
+    pub accounts: usize,
+    pub regions: usize,
+    /// When set, every enabled target holds exactly this many findings (scale tests).
+    pub findings_per_target: Option<usize>,
+    /// Virtual time at start, epoch seconds.
+    pub start: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            accounts: 24,
+            regions: 6,
+            findings_per_target: None,
+            start: DEFAULT_START,
+        }
+    }
+}
+
+/// The organisation and everything in it, at the current virtual time.
+#[derive(Debug)]
+pub struct Estate {
+    pub seed: u64,
+    /// Epoch seconds.
+    pub now: i64,
+    /// Whose own credentials the caller holds: the organisation's management account.
+    pub management: String,
+    pub accounts: Vec<Account>,
+    pub regions: Vec<String>,
+    pub approved: Vec<String>,
+    /// `[account][region][service]`.
+    enabled: Vec<bool>,
+    pub findings: Vec<Finding>,
+    /// Finding indices per (account, region, service), in creation order.
+    by_target: HashMap<(u16, u8, Service), Vec<u32>>,
+    days_advanced: u32,
+    findings_per_target: Option<usize>,
+}
+
+const ENVIRONMENTS: [(&str, &str, &str); 4] = [
+    ("prod", "payments", "Root/Workloads/Prod"),
+    ("staging", "platform", "Root/Workloads/NonProd"),
+    ("dev", "data", "Root/Workloads/NonProd"),
+    ("sandbox", "research", "Root/Sandbox"),
+];
+const TEAMS: [&str; 6] = [
+    "payments", "identity", "search", "data", "platform", "mobile",
+];
+
+impl Estate {
+    pub fn generate(opts: &Options) -> Estate {
+        let seed = opts.seed;
+        let mut r = Rng::derive(seed, &[1]);
+        let n_accounts = opts.accounts.clamp(1, 9_999);
+        let mut accounts = Vec::with_capacity(n_accounts);
+        let mut used = std::collections::HashSet::new();
+        for i in 0..n_accounts {
+            let id = loop {
+                let id = format!("{:012}", 100_000_000_000 + r.below(899_999_999_999));
+                if used.insert(id.clone()) {
+                    break id;
+                }
+            };
+            let (name, environment, owner, ou_path) = match i {
+                0 => ("management".to_owned(), "prod", "cloud-platform", "Root"),
+                1 => (
+                    "log-archive".to_owned(),
+                    "prod",
+                    "security",
+                    "Root/Security",
+                ),
+                2 => (
+                    "security-tooling".to_owned(),
+                    "prod",
+                    "security",
+                    "Root/Security",
+                ),
+                _ => {
+                    let (env, _, ou) = ENVIRONMENTS[(i - 3) % ENVIRONMENTS.len()];
+                    let team = TEAMS[(i - 3) / ENVIRONMENTS.len() % TEAMS.len()];
+                    (format!("{team}-{env}"), env, team, ou)
+                }
+            };
+            accounts.push(Account {
+                id,
+                name,
+                environment,
+                owner: if i < 3 {
+                    owner
+                } else {
+                    TEAMS[(i - 3) / ENVIRONMENTS.len() % TEAMS.len()]
+                },
+                ou_path,
+                access: Access::Allowed,
+            });
+        }
+        // A few accounts refuse Sightline: one never got the role, one's role lacks permissions.
+        if n_accounts >= 8 {
+            let a = 3 + r.below(n_accounts as u64 - 3) as usize;
+            let mut b = 3 + r.below(n_accounts as u64 - 3) as usize;
+            if b == a {
+                b = 3 + (b - 3 + 1) % (n_accounts - 3);
+            }
+            accounts[a].access = Access::RoleDenied;
+            accounts[b].access = Access::ServicesDenied;
+        }
+        let n_regions = opts.regions.clamp(1, DEFAULT_REGIONS.len() + 11);
+        let regions: Vec<String> = region_names(n_regions);
+        let approved: Vec<String> = regions
+            .iter()
+            .take(APPROVED_REGIONS.min(n_regions))
+            .cloned()
+            .collect();
+
+        let mut enabled = vec![false; n_accounts * n_regions * Service::ALL.len()];
+        for a in 0..n_accounts {
+            for (ri, region) in regions.iter().enumerate() {
+                let approved_region = approved.contains(region);
+                let prod = accounts[a].environment == "prod";
+                for (si, s) in Service::ALL.into_iter().enumerate() {
+                    let mut r = Rng::derive(seed, &[2, a as u64, ri as u64, si as u64]);
+                    let p = match (s, approved_region) {
+                        (_, false) => {
+                            if s == Service::GuardDuty {
+                                0.25
+                            } else {
+                                0.05
+                            }
+                        }
+                        (Service::SecurityHub, true) => 0.9,
+                        (Service::GuardDuty, true) => 0.92,
+                        (Service::Inspector, true) => {
+                            if prod {
+                                0.9
+                            } else {
+                                0.6
+                            }
+                        }
+                        (Service::Macie, true) => {
+                            if ri < 2 {
+                                0.6
+                            } else {
+                                0.2
+                            }
+                        }
+                        (Service::AccessAnalyzer, true) => 0.8,
+                    };
+                    enabled[(a * n_regions + ri) * Service::ALL.len() + si] =
+                        opts.findings_per_target.is_some() || r.chance(p);
+                }
+            }
+        }
+
+        let mut estate = Estate {
+            seed,
+            now: opts.start,
+            management: accounts[0].id.clone(),
+            accounts,
+            regions,
+            approved,
+            enabled,
+            findings: Vec::new(),
+            by_target: HashMap::new(),
+            days_advanced: 0,
+            findings_per_target: opts.findings_per_target,
+        };
+        estate.populate();
+        estate
+    }
+
+    /// Whether `service` is switched on in (account, region).
+    pub fn is_enabled(&self, account: usize, region: usize, service: Service) -> bool {
+        let si = Service::ALL.iter().position(|s| *s == service).unwrap_or(0);
+        self.enabled[(account * self.regions.len() + region) * Service::ALL.len() + si]
+    }
+
+    pub fn account_index(&self, id: &str) -> Option<usize> {
+        self.accounts.iter().position(|a| a.id == id)
+    }
+
+    pub fn region_index(&self, code: &str) -> Option<usize> {
+        self.regions.iter().position(|r| r == code)
+    }
+
+    /// The findings `service` holds in (account, region), oldest first (resolved ones included:
+    /// each service decides whether it still serves them).
+    pub fn target_findings(
+        &self,
+        account: usize,
+        region: usize,
+        service: Service,
+    ) -> impl Iterator<Item = &Finding> {
+        self.by_target
+            .get(&(account as u16, region as u8, service))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.findings[i as usize])
+    }
+
+    fn push(&mut self, f: Finding) {
+        let idx = self.findings.len() as u32;
+        self.by_target
+            .entry((f.account, f.region, f.service))
+            .or_default()
+            .push(idx);
+        self.findings.push(f);
+    }
+
+    /// The starting estate: findings of every enabled target, with ages spread over 90 days.
+    fn populate(&mut self) {
+        for a in 0..self.accounts.len() {
+            for ri in 0..self.regions.len() {
+                for service in Service::ALL {
+                    if !self.is_enabled(a, ri, service) {
+                        continue;
+                    }
+                    let mut r = Rng::derive(self.seed, &[3, a as u64, ri as u64, service as u64]);
+                    let count = match self.findings_per_target {
+                        Some(n) => n,
+                        None => self.initial_count(&mut r, a, ri, service),
+                    };
+                    for _ in 0..count {
+                        let created = self.now - 1 - r.below(90 * DAY as u64) as i64;
+                        let updated = (created + r.below((self.now - created) as u64) as i64)
+                            .min(self.now - 1);
+                        let f = self.new_finding(&mut r, a, ri, service, created, updated, true);
+                        self.push(f);
+                    }
+                }
+            }
+        }
+    }
+
+    fn initial_count(&self, r: &mut Rng, account: usize, region: usize, service: Service) -> usize {
+        let approved = self.approved.contains(&self.regions[region]);
+        if !approved {
+            // A little activity where nobody should be: the odd crypto-miner or exposed bucket.
+            return if service == Service::GuardDuty || r.chance(0.3) {
+                r.below(3) as usize
+            } else {
+                0
+            };
+        }
+        let prod = self.accounts[account].environment == "prod";
+        let base = match service {
+            Service::SecurityHub => 12 + r.below(20),
+            Service::GuardDuty => r.below(7),
+            Service::Inspector => 4 + r.below(if prod { 30 } else { 14 }),
+            Service::Macie => r.below(4),
+            Service::AccessAnalyzer => r.below(6),
+        };
+        base as usize
+    }
+
+    /// A new finding of `service`; `initial` spreads states as in a long-running estate.
+    #[allow(clippy::too_many_arguments)]
+    fn new_finding(
+        &self,
+        r: &mut Rng,
+        account: usize,
+        region: usize,
+        service: Service,
+        created: i64,
+        updated: i64,
+        initial: bool,
+    ) -> Finding {
+        let approved = self.approved.contains(&self.regions[region]);
+        // Real estates hold few critical and high findings: redraw most of those.
+        let pick = |r: &mut Rng| -> (usize, u8) {
+            for _ in 0..4 {
+                let (k, level) = self.draw_kind(r, service, approved);
+                let keep = match level {
+                    4 => 0.2,
+                    3 => 0.5,
+                    _ => 1.0,
+                };
+                if r.chance(keep) {
+                    return (k, level);
+                }
+            }
+            self.draw_kind(r, service, approved)
+        };
+        let (kind, level) = pick(r);
+        let state = if !initial {
+            State::Active
+        } else {
+            let x = r.unit();
+            match service {
+                // Controls pass more often than they fail.
+                Service::SecurityHub if x < 0.35 => State::Resolved,
+                Service::SecurityHub if x < 0.42 => State::Suppressed,
+                Service::Inspector if x < 0.15 => State::Resolved,
+                Service::AccessAnalyzer if x < 0.10 => State::Resolved,
+                _ if x < 0.92 => State::Active,
+                _ => State::Suppressed,
+            }
+        };
+        Finding {
+            serial: 0,
+            account: account as u16,
+            region: region as u8,
+            service,
+            kind: kind as u16,
+            level,
+            state,
+            created,
+            updated,
+        }
+        .numbered(self.findings.len() as u32 + 1)
+    }
+
+    fn draw_kind(&self, r: &mut Rng, service: Service, approved: bool) -> (usize, u8) {
+        match service {
+            Service::SecurityHub => {
+                let k = r.below(CONTROLS.len() as u64) as usize;
+                (k, label_level(CONTROLS[k].severity))
+            }
+            Service::GuardDuty => {
+                let types = catalogue::threat_types();
+                // Outside approved regions, GuardDuty mostly sees crypto-mining.
+                let k = if !approved {
+                    types
+                        .iter()
+                        .position(|t| t.kind.starts_with("CryptoCurrency:EC2"))
+                        .unwrap_or(0)
+                } else {
+                    r.below(types.len() as u64) as usize
+                };
+                (k, label_level(&types[k].severity))
+            }
+            Service::Inspector => {
+                let k = r.below(VULNERABILITIES.len() as u64) as usize;
+                (k, label_level(VULNERABILITIES[k].severity))
+            }
+            Service::Macie => {
+                let k = r.below(MACIE_TYPES.len() as u64) as usize;
+                (k, label_level(MACIE_TYPES[k].severity))
+            }
+            Service::AccessAnalyzer => {
+                let k = r.below(ANALYZER_TYPES.len() as u64) as usize;
+                let t = &ANALYZER_TYPES[k];
+                (
+                    k,
+                    if t.unused {
+                        1
+                    } else if t.public {
+                        3
+                    } else {
+                        2
+                    },
+                )
+            }
+        }
+    }
+
+    /// Moves the virtual clock forward by whole days; the estate changes as a real one does.
+    pub fn advance(&mut self, days: u32) {
+        for _ in 0..days {
+            self.days_advanced += 1;
+            let day = self.days_advanced as u64;
+            let day_start = self.now;
+            self.now += DAY;
+            let mut r = Rng::derive(self.seed, &[4, day]);
+            // Changes to existing findings.
+            for i in 0..self.findings.len() {
+                let at = day_start + 1 + r.below(DAY as u64 - 2) as i64;
+                let f = &mut self.findings[i];
+                let x = r.unit();
+                match f.state {
+                    State::Active if x < 0.03 => f.state = State::Resolved,
+                    State::Active if x < 0.034 => f.state = State::Suppressed,
+                    State::Active if x < 0.040 => f.level = (f.level + 1).min(4),
+                    State::Suppressed if x < 0.01 => f.state = State::Active,
+                    // Reopening makes sense where the source keeps resolved findings.
+                    State::Resolved
+                        if x < 0.01
+                            && matches!(
+                                f.service,
+                                Service::SecurityHub | Service::Inspector | Service::AccessAnalyzer
+                            ) =>
+                    {
+                        f.state = State::Active
+                    }
+                    _ => continue,
+                }
+                if f.service == Service::AccessAnalyzer {
+                    // Access Analyzer's severity follows from the access, not from time.
+                    let t = &ANALYZER_TYPES[f.kind as usize];
+                    f.level = if t.unused {
+                        1
+                    } else if t.public {
+                        3
+                    } else {
+                        2
+                    };
+                }
+                if f.service == Service::SecurityHub && f.state == State::Active {
+                    f.level = label_level(CONTROLS[f.kind as usize].severity);
+                }
+                f.updated = at;
+            }
+            // New findings where services are on.
+            if self.findings_per_target.is_some() {
+                continue;
+            }
+            for a in 0..self.accounts.len() {
+                for ri in 0..self.regions.len() {
+                    for service in Service::ALL {
+                        if !self.is_enabled(a, ri, service) {
+                            continue;
+                        }
+                        let rate = match service {
+                            Service::SecurityHub => 0.5,
+                            Service::GuardDuty => 0.25,
+                            Service::Inspector => 0.6,
+                            Service::Macie => 0.05,
+                            Service::AccessAnalyzer => 0.08,
+                        };
+                        let approved = self.approved.contains(&self.regions[ri]);
+                        let n = poisson(&mut r, if approved { rate } else { rate / 10.0 });
+                        for _ in 0..n {
+                            let at = day_start + 1 + r.below(DAY as u64 - 2) as i64;
+                            let f = self.new_finding(&mut r, a, ri, service, at, at, false);
+                            self.push(f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Finding {
+    fn numbered(mut self, serial: u32) -> Finding {
+        self.serial = serial;
+        self
+    }
+}
+
+/// A severity label in any service's spelling, as a level 0–4.
+pub fn label_level(label: &str) -> u8 {
+    match label.to_ascii_lowercase().as_str() {
+        "critical" => 4,
+        "high" => 3,
+        "medium" => 2,
+        "low" => 1,
+        _ => 0,
+    }
+}
+
+/// Region codes for a simulated organisation of `n` regions.
+fn region_names(n: usize) -> Vec<String> {
+    const MORE: [&str; 11] = [
+        "us-east-2",
+        "us-west-1",
+        "ca-central-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-north-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-south-1",
+        "ap-southeast-2",
+        "me-south-1",
+    ];
+    DEFAULT_REGIONS
+        .iter()
+        .chain(MORE.iter())
+        .take(n)
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+fn poisson(r: &mut Rng, lambda: f64) -> u32 {
+    let limit = (-lambda).exp();
+    let mut k = 0;
+    let mut p = r.unit();
+    while p > limit && k < 50 {
+        k += 1;
+        p *= r.unit();
+    }
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_estate() {
+        let a = Estate::generate(&Options::default());
+        let b = Estate::generate(&Options::default());
+        assert_eq!(
+            a.accounts.iter().map(|x| &x.id).collect::<Vec<_>>(),
+            b.accounts.iter().map(|x| &x.id).collect::<Vec<_>>()
+        );
+        assert_eq!(format!("{:?}", a.findings), format!("{:?}", b.findings));
+        let c = Estate::generate(&Options {
+            seed: 2,
+            ..Options::default()
+        });
+        assert_ne!(a.accounts[5].id, c.accounts[5].id);
+    }
+
+    #[test]
+    fn default_estate_looks_like_an_organisation() {
+        let e = Estate::generate(&Options::default());
+        assert_eq!(e.accounts.len(), 24);
+        assert_eq!(e.regions.len(), 6);
+        assert_eq!(e.approved.len(), 4);
+        assert_eq!(
+            e.accounts
+                .iter()
+                .filter(|a| a.access != Access::Allowed)
+                .count(),
+            2
+        );
+        for s in Service::ALL {
+            let n = e.findings.iter().filter(|f| f.service == s).count();
+            assert!(n > 10, "{s:?}: {n}");
+        }
+        let unapproved = e.findings.iter().filter(|f| f.region >= 4).count();
+        assert!(
+            unapproved > 0 && unapproved < e.findings.len() / 20,
+            "{unapproved}"
+        );
+        let critical = e.findings.iter().filter(|f| f.level == 4).count();
+        let low_medium = e
+            .findings
+            .iter()
+            .filter(|f| f.level == 1 || f.level == 2)
+            .count();
+        assert!(
+            critical * 3 < low_medium,
+            "{critical} critical vs {low_medium} low/medium"
+        );
+    }
+
+    #[test]
+    fn advancing_changes_the_estate_with_timestamps() {
+        let mut e = Estate::generate(&Options::default());
+        let before = e.findings.len();
+        let start = e.now;
+        e.advance(3);
+        assert_eq!(e.now, start + 3 * DAY);
+        assert!(e.findings.len() > before);
+        let changed = e.findings.iter().filter(|f| f.updated > start).count();
+        assert!(changed > 50, "{changed}");
+        assert!(
+            e.findings
+                .iter()
+                .all(|f| f.updated <= e.now && f.created <= f.updated)
+        );
+    }
+
+    #[test]
+    fn fixed_findings_per_target() {
+        let e = Estate::generate(&Options {
+            accounts: 3,
+            regions: 2,
+            findings_per_target: Some(7),
+            ..Options::default()
+        });
+        assert_eq!(e.findings.len(), 3 * 2 * 5 * 7);
+    }
+}
