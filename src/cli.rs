@@ -64,14 +64,24 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
-    /// Serve a simulated AWS organisation over the real AWS wire protocols.
+    /// Serve a simulated AWS organisation over the real AWS wire protocols, with its ground
+    /// truth at /_sim/truth and a matching Sightline config at /_sim/config.
     Simulate {
-        /// Address to listen on.
+        /// Address to listen on (loopback only: the simulator trusts its callers).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4566")]
-        listen: String,
+        listen: std::net::SocketAddr,
         /// Seed of the generated organisation (same seed, same organisation).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Number of accounts.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=9999))]
+        accounts: u64,
+        /// Number of watched regions (the first four are approved).
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=17))]
+        regions: u64,
+        /// Give every (account, region, service) exactly this many findings (scale tests).
+        #[arg(long, value_name = "N")]
+        findings_per_target: Option<usize>,
     },
     /// Manage API tokens.
     Token {
@@ -102,7 +112,6 @@ pub fn run(args: Args) -> ExitCode {
         Command::Demo { .. } => {
             Some("demo (the simulated organisation, poller and pages together)")
         }
-        Command::Simulate { .. } => Some("simulate (the simulated AWS organisation)"),
         Command::Token { .. } => Some("token (API tokens come with the REST API)"),
         Command::Poll { .. } => Some("poll (the poller of the five AWS sources)"),
         _ => None,
@@ -160,11 +169,29 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
             }
             web::serve(config.listen, pool).await
         }
+        Command::Simulate {
+            listen,
+            seed,
+            accounts,
+            regions,
+            findings_per_target,
+        } => {
+            if !listen.ip().is_loopback() {
+                bail!(
+                    "simulate --listen {listen}: the simulator serves loopback addresses only (127.0.0.1, ::1)"
+                );
+            }
+            let opts = crate::sim::org::Options {
+                seed,
+                accounts: accounts as usize,
+                regions: regions as usize,
+                findings_per_target,
+                ..Default::default()
+            };
+            crate::sim::server::serve(listen, opts).await
+        }
         // Answered in `run` before the runtime starts.
-        Command::Poll { .. }
-        | Command::Demo { .. }
-        | Command::Simulate { .. }
-        | Command::Token { .. } => {
+        Command::Poll { .. } | Command::Demo { .. } | Command::Token { .. } => {
             bail!("this subcommand is not built yet")
         }
     }

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
+use crate::support::http_get;
+
 fn sightline() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
     cmd.env_remove("DATABASE_URL")
@@ -241,22 +243,4 @@ async fn serve_migrates_stores_accounts_answers_health_and_stops_on_sigterm(pool
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "serve exited with {status}");
-}
-
-/// A minimal HTTP/1.0 GET, enough for health checks without an HTTP client dependency.
-async fn http_get(url: &str) -> std::io::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut stream = tokio::net::TcpStream::connect(host).await?;
-    stream
-        .write_all(format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(std::io::Error::other(head.to_owned()));
-    }
-    Ok(body.to_owned())
 }

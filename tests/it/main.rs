@@ -5,5 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod sim;
+mod support;
 mod upsert;
 mod web;

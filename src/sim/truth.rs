@@ -1,0 +1,201 @@
+//! The ground truth: what one full poll of the simulated organisation can see, counted by the
+//! simulator on its own terms (no code shared with Sightline's normalisers, so a mapping bug
+//! cannot hide in both).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::org::{Access, Estate, Service, State};
+
+#[derive(Debug, Serialize)]
+pub struct Truth {
+    pub findings: Vec<FindingCount>,
+    pub coverage: Vec<CoverageCell>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FindingCount {
+    pub account_id: String,
+    pub region: String,
+    pub source: &'static str,
+    pub severity: &'static str,
+    pub status: &'static str,
+    pub count: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CoverageCell {
+    pub account_id: String,
+    pub region: String,
+    pub source: &'static str,
+    pub state: &'static str,
+}
+
+const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
+/// Counts canonical findings (a Security Hub copy and its native finding are one) visible to a
+/// poll of every account, region and source, and the coverage of every target.
+pub fn compute(estate: &Estate) -> Truth {
+    let mut counts: BTreeMap<(usize, usize, Service, &'static str, &'static str), u64> =
+        BTreeMap::new();
+    for f in &estate.findings {
+        let (a, r) = (f.account as usize, f.region as usize);
+        if estate.accounts[a].access != Access::Allowed {
+            continue;
+        }
+        // GuardDuty and Macie forget resolved findings; Security Hub keeps its copy, archived.
+        let native = estate.is_enabled(a, r, f.service)
+            && !(matches!(f.service, Service::GuardDuty | Service::Macie)
+                && f.state == State::Resolved);
+        let copy =
+            f.service != Service::SecurityHub && estate.is_enabled(a, r, Service::SecurityHub);
+        if !native && !copy {
+            continue;
+        }
+        // A passed control is informational, whatever the control's severity when it fails.
+        let severity = if f.service == Service::SecurityHub && f.state == State::Resolved {
+            LEVELS[0]
+        } else {
+            LEVELS[(f.level as usize).min(4)]
+        };
+        let status = match f.state {
+            State::Active => "open",
+            State::Suppressed => "suppressed",
+            State::Resolved => "resolved",
+        };
+        *counts
+            .entry((a, r, f.service, severity, status))
+            .or_default() += 1;
+    }
+    let findings = counts
+        .into_iter()
+        .map(|((a, r, s, severity, status), count)| FindingCount {
+            account_id: estate.accounts[a].id.clone(),
+            region: estate.regions[r].clone(),
+            source: s.name(),
+            severity,
+            status,
+            count,
+        })
+        .collect();
+    let mut coverage = Vec::new();
+    for (a, account) in estate.accounts.iter().enumerate() {
+        for (r, region) in estate.regions.iter().enumerate() {
+            for s in Service::ALL {
+                let state = match account.access {
+                    Access::RoleDenied | Access::ServicesDenied => "access_denied",
+                    Access::Allowed if estate.is_enabled(a, r, s) => "enabled",
+                    Access::Allowed => "not_enabled",
+                };
+                coverage.push(CoverageCell {
+                    account_id: account.id.clone(),
+                    region: region.clone(),
+                    source: s.name(),
+                    state,
+                });
+            }
+        }
+    }
+    Truth { findings, coverage }
+}
+
+/// The `[aws]` table and `[[accounts]]` of a Sightline config that watches this organisation
+/// through the simulator at `endpoint_url`.
+pub fn config_toml(estate: &Estate, endpoint_url: &str) -> String {
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = String::new();
+    out.push_str("# A Sightline config for the simulated organisation (seed ");
+    out.push_str(&estate.seed.to_string());
+    out.push_str(").\n[aws]\n");
+    out.push_str(&format!("regions = [{}]\n", list(&estate.regions)));
+    out.push_str(&format!(
+        "approved_regions = [{}]\n",
+        list(&estate.approved)
+    ));
+    out.push_str("role_name = \"SightlineReadOnly\"\n");
+    out.push_str(&format!("endpoint_url = {endpoint_url:?}\n"));
+    let sources: Vec<String> = Service::ALL.iter().map(|s| s.name().to_owned()).collect();
+    out.push_str(&format!("sources = [{}]\n", list(&sources)));
+    for account in &estate.accounts {
+        out.push_str(&format!(
+            "\n[[accounts]]\nid = {:?}\nname = {:?}\nenvironment = {:?}\nowner = {:?}\n",
+            account.id, account.name, account.environment, account.owner
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::org::Options;
+
+    #[test]
+    fn same_seed_same_truth() {
+        let a = serde_json::to_string(&compute(&Estate::generate(&Options::default()))).unwrap();
+        let b = serde_json::to_string(&compute(&Estate::generate(&Options::default()))).unwrap();
+        assert_eq!(a, b);
+        let c = serde_json::to_string(&compute(&Estate::generate(&Options {
+            seed: 9,
+            ..Options::default()
+        })))
+        .unwrap();
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn denied_accounts_are_counted_as_denied_and_hide_their_findings() {
+        let e = Estate::generate(&Options::default());
+        let t = compute(&e);
+        let denied: Vec<&str> = e
+            .accounts
+            .iter()
+            .filter(|a| a.access != Access::Allowed)
+            .map(|a| a.id.as_str())
+            .collect();
+        assert_eq!(denied.len(), 2);
+        assert!(
+            t.findings
+                .iter()
+                .all(|f| !denied.contains(&f.account_id.as_str()))
+        );
+        assert_eq!(
+            t.coverage
+                .iter()
+                .filter(|c| c.state == "access_denied")
+                .count(),
+            2 * 6 * 5
+        );
+        assert_eq!(t.coverage.len(), 24 * 6 * 5);
+        let open: u64 = t
+            .findings
+            .iter()
+            .filter(|f| f.status == "open")
+            .map(|f| f.count)
+            .sum();
+        assert!(open > 1000, "{open}");
+    }
+
+    #[test]
+    fn config_is_a_valid_sightline_config() {
+        let e = Estate::generate(&Options::default());
+        let text = format!(
+            "listen = \"127.0.0.1:8080\"\n{}",
+            config_toml(&e, "http://127.0.0.1:4566")
+        );
+        let config = crate::config::Config::parse(&text).unwrap();
+        assert_eq!(config.accounts.len(), 24);
+        assert_eq!(config.aws.regions.len(), 6);
+        assert_eq!(
+            config.aws.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+    }
+}
