@@ -8,5 +8,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod sim;
+pub mod sources;
 pub mod telemetry;
 pub mod web;

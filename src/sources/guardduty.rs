@@ -1,0 +1,117 @@
+//! Amazon GuardDuty: `ListFindings` then `GetFindings` (at most 50 ids) per detector.
+//! Severity is a 0–10 score; an archived finding is suppressed; a finding GuardDuty no longer
+//! returns is resolved (by the full sweep).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{NormaliseError, account, opt_text, region, text, time};
+use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
+
+/// Maps one finding of a `GetFindings` answer.
+pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, NormaliseError> {
+    let arn = text(raw, "/arn")?;
+    let score = raw
+        .pointer("/severity")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| NormaliseError("missing severity".into()))?;
+    let archived = raw
+        .pointer("/service/archived")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let updated_at = time(raw, "/updatedAt")?;
+    let (resource_type, resource_id) = resource(raw);
+    Ok(Finding {
+        key: CanonicalKey::guardduty(arn),
+        source: Source::GuardDuty,
+        via: Source::GuardDuty,
+        native_id: arn.to_owned(),
+        account_id: account(raw, "/accountId")?,
+        region: region(text(raw, "/region")?)?,
+        severity: Severity::from_guardduty_score(score),
+        status: if archived {
+            Status::Suppressed
+        } else {
+            Status::Open
+        },
+        title: text(raw, "/title")?.trim().to_owned(),
+        finding_type: text(raw, "/type")?.to_owned(),
+        resource_type,
+        resource_id,
+        control_id: None,
+        first_observed_at: time(raw, "/createdAt").unwrap_or(updated_at),
+        updated_at,
+        seen_at,
+        raw: raw.clone(),
+    })
+}
+
+/// The resource a finding is about, by GuardDuty's `resourceType`.
+fn resource(raw: &Value) -> (Option<String>, Option<String>) {
+    let kind = opt_text(raw, "/resource/resourceType");
+    let id = [
+        "/resource/instanceDetails/instanceId",
+        "/resource/accessKeyDetails/userName",
+        "/resource/s3BucketDetails/0/name",
+        "/resource/eksClusterDetails/name",
+        "/resource/rdsDbInstanceDetails/dbInstanceIdentifier",
+        "/resource/lambdaDetails/functionName",
+        "/resource/ecsClusterDetails/name",
+        "/resource/containerDetails/name",
+    ]
+    .iter()
+    .find_map(|p| opt_text(raw, p));
+    (kind, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::fixtures;
+
+    #[test]
+    fn real_findings() {
+        let doc = fixtures::load("guardduty-get-findings.json");
+        let found: Vec<Finding> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| normalise(f, Utc::now()).unwrap())
+            .collect();
+        assert_eq!(found.len(), 3);
+        let f = &found[0];
+        assert_eq!(
+            f.native_id,
+            "arn:aws:guardduty:us-east-1:111111111111:detector/d4b040365221be2b54a6264dc9a4bc64/finding/02be5693b63eea1d67e6f321c6aee4f3"
+        );
+        assert_eq!(
+            (f.severity, f.status, f.source, f.via),
+            (
+                Severity::Low,
+                Status::Open,
+                Source::GuardDuty,
+                Source::GuardDuty
+            )
+        );
+        assert_eq!(f.finding_type, "UnauthorizedAccess:EC2/SSHBruteForce");
+        assert_eq!(
+            (f.resource_type.as_deref(), f.resource_id.as_deref()),
+            (Some("Instance"), Some("i-99999999"))
+        );
+        assert_eq!(f.updated_at.timestamp_millis(), 1_526_050_599_976);
+        for f in &found {
+            assert_eq!(f.key, CanonicalKey::guardduty(&f.native_id));
+        }
+    }
+
+    #[test]
+    fn archived_is_suppressed_and_scores_map() {
+        let mut f = fixtures::load("guardduty-get-findings.json")["findings"][0].clone();
+        f["service"]["archived"] = true.into();
+        f["severity"] = 8.5.into();
+        let n = normalise(&f, Utc::now()).unwrap();
+        assert_eq!((n.status, n.severity), (Status::Suppressed, Severity::High));
+        f["severity"] = "high".into();
+        assert_eq!(normalise(&f, Utc::now()).unwrap_err().0, "missing severity");
+    }
+}

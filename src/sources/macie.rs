@@ -1,0 +1,94 @@
+//! Amazon Macie: `ListFindings` then `GetFindings` (at most 50 ids). Severity is Low, Medium or
+//! High; an archived finding is suppressed; a finding Macie no longer returns is resolved.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{NormaliseError, account, opt_text, region, text, time};
+use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
+
+/// Maps one finding of a `GetFindings` answer.
+pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, NormaliseError> {
+    let id = text(raw, "/id")?;
+    let account_id = account(raw, "/accountId")?;
+    let region = region(text(raw, "/region")?)?;
+    let label = text(raw, "/severity/description")?;
+    let severity = Severity::from_aws_label(label)
+        .ok_or_else(|| NormaliseError(format!("severity.description: unknown label {label:?}")))?;
+    let archived = raw
+        .pointer("/archived")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let (resource_type, resource_id) = match opt_text(raw, "/resourcesAffected/s3Object/path") {
+        Some(path) => (Some("S3Object".to_owned()), Some(path)),
+        None => (
+            Some("S3Bucket".to_owned()),
+            opt_text(raw, "/resourcesAffected/s3Bucket/arn"),
+        ),
+    };
+    let updated_at = time(raw, "/updatedAt")?;
+    Ok(Finding {
+        key: CanonicalKey::macie(&account_id, &region, id),
+        source: Source::Macie,
+        via: Source::Macie,
+        native_id: id.to_owned(),
+        account_id,
+        region,
+        severity,
+        status: if archived {
+            Status::Suppressed
+        } else {
+            Status::Open
+        },
+        title: text(raw, "/title")?.to_owned(),
+        finding_type: text(raw, "/type")?.to_owned(),
+        resource_type,
+        resource_id,
+        control_id: None,
+        first_observed_at: time(raw, "/createdAt").unwrap_or(updated_at),
+        updated_at,
+        seen_at,
+        raw: raw.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::fixtures;
+
+    #[test]
+    fn real_findings() {
+        let doc = fixtures::load("macie2-get-findings.json");
+        let found: Vec<Finding> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| normalise(f, Utc::now()).unwrap())
+            .collect();
+        let f = &found[0];
+        assert_eq!(f.native_id, "4e958e42874e5e24ae7e92257cf2783e");
+        assert_eq!((f.severity, f.status), (Severity::Low, Status::Open));
+        assert_eq!(f.finding_type, "SensitiveData:S3Object/Personal");
+        assert_eq!(f.resource_type.as_deref(), Some("S3Object"));
+        assert_eq!(f.updated_at.timestamp_millis(), 1_603_720_023_127);
+        // The Security Hub copy of the same finding lands on the same key.
+        let copy = &crate::sources::fixtures::load("securityhub-get-findings.json")["Findings"][5];
+        assert_eq!(
+            crate::sources::securityhub::normalise(copy, Utc::now())
+                .unwrap()
+                .key,
+            f.key
+        );
+    }
+
+    #[test]
+    fn archived_is_suppressed() {
+        let mut f = fixtures::load("macie2-get-findings.json")["findings"][0].clone();
+        f["archived"] = true.into();
+        assert_eq!(
+            normalise(&f, Utc::now()).unwrap().status,
+            Status::Suppressed
+        );
+    }
+}
