@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+
 use crate::config::{self, Config, DatabaseUrl};
+use crate::poller::Poller;
 use crate::telemetry::{self, LogFormat};
 use crate::{db, web};
 
@@ -113,7 +116,6 @@ pub fn run(args: Args) -> ExitCode {
             Some("demo (the simulated organisation, poller and pages together)")
         }
         Command::Token { .. } => Some("token (API tokens come with the REST API)"),
-        Command::Poll { .. } => Some("poll (the poller of the five AWS sources)"),
         _ => None,
     };
     if let Some(what) = not_built {
@@ -162,12 +164,22 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
             db::accounts::sync(&pool, &config.accounts)
                 .await
                 .context("cannot store the configured accounts")?;
-            if !no_poller {
-                tracing::warn!(
-                    "the poller is not built yet in this version: serving stored data only"
-                );
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let poller = if no_poller {
+                None
+            } else {
+                let poller = Poller::new(pool.clone(), Arc::new(config.clone())).await;
+                Some(tokio::spawn(
+                    async move { poller.run_forever(stopped).await },
+                ))
+            };
+            let served = web::serve(config.listen, pool).await;
+            // The server has stopped (Ctrl-C, SIGTERM): let the poller store its pages in flight.
+            let _ = stop.send(true);
+            if let Some(task) = poller {
+                let _ = task.await;
             }
-            web::serve(config.listen, pool).await
+            served
         }
         Command::Simulate {
             listen,
@@ -190,8 +202,27 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
             };
             crate::sim::server::serve(listen, opts).await
         }
+        Command::Poll { once } => {
+            let config = Arc::new(load_config(&args)?);
+            let url = database_url(&args, &config)?;
+            let pool = db::connect(&url, (config.poller.concurrency as u32 + 4).min(64)).await?;
+            db::migrate(&pool).await?;
+            let poller = Poller::new(pool, config).await;
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                web::shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            if once {
+                let summary = poller.run_cycle(stopped).await?;
+                println!("{summary}");
+            } else {
+                poller.run_forever(stopped).await;
+            }
+            Ok(())
+        }
         // Answered in `run` before the runtime starts.
-        Command::Poll { .. } | Command::Demo { .. } | Command::Token { .. } => {
+        Command::Demo { .. } | Command::Token { .. } => {
             bail!("this subcommand is not built yet")
         }
     }

@@ -57,6 +57,12 @@ pub struct AwsConfig {
     /// Endpoint for every AWS call (an emulator or the simulator); `AWS_ENDPOINT_URL` works too.
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// Fixed keys instead of the standard credential chain: for emulators and the simulator.
+    /// Against AWS, use the standard chain (environment, profile, SSO, instance role).
+    #[serde(default)]
+    pub access_key_id: Option<Secret>,
+    #[serde(default)]
+    pub secret_access_key: Option<Secret>,
     #[serde(default = "default_sources")]
     pub sources: Vec<Source>,
     /// Delegated-administrator mode: read each service once per region from this account.
@@ -383,6 +389,12 @@ impl Config {
             return fail(
                 "aws.endpoint_url",
                 format!("{url:?} is not an http:// or https:// URL"),
+            );
+        }
+        if self.aws.access_key_id.is_some() != self.aws.secret_access_key.is_some() {
+            return fail(
+                "aws.access_key_id",
+                "set both access_key_id and secret_access_key, or neither (the standard credential chain)".into(),
             );
         }
         if self.accounts.is_empty() && !self.aws.discover_accounts {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod poller;
 pub mod sim;
 pub mod sources;
 pub mod telemetry;

@@ -271,3 +271,72 @@ pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
         .await?;
     Ok(n)
 }
+
+/// Keeps findings that could not be normalised, raw, with the reason.
+pub async fn store_unparseable(
+    conn: &mut PgConnection,
+    account_id: &str,
+    region: &str,
+    via: &str,
+    items: &[(serde_json::Value, String)],
+) -> Result<(), sqlx::Error> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let raws: Vec<serde_json::Value> = items.iter().map(|(v, _)| v.clone()).collect();
+    let errors: Vec<String> = items.iter().map(|(_, e)| e.clone()).collect();
+    sqlx::query!(
+        r#"
+        INSERT INTO unparseable_findings (account_id, region, via, error, raw)
+        SELECT $1, $2, $3::text::finding_source, e, r FROM UNNEST($4::text[], $5::jsonb[]) AS t(e, r)
+        "#,
+        account_id,
+        region,
+        via,
+        &errors,
+        &raws
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// After a complete full sweep of (account, region) read through `via`: the findings that
+/// `via` reported before and no longer returns are resolved (GuardDuty and Macie forget
+/// resolved findings). A finding whose own service still reports it is left alone when only
+/// its Security Hub copy disappeared. Returns how many were resolved.
+pub async fn resolve_unseen(
+    conn: &mut PgConnection,
+    account_id: &str,
+    region: &str,
+    via: &str,
+    seen: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let n = sqlx::query_scalar!(
+        r#"
+        WITH gone AS (
+            UPDATE findings f
+            SET previous_status = f.status, previous_severity = f.severity, status = 'resolved', updated_at = $5
+            WHERE f.account_id = $1 AND f.region = $2 AND f.provenance ? $3 AND f.status <> 'resolved'
+              AND (f.source::text = $3 OR NOT f.provenance ? f.source::text)
+              AND f.id <> ALL($4)
+            RETURNING f.id, f.previous_status, f.severity
+        ),
+        ev AS (
+            INSERT INTO finding_events (finding_id, kind, at, from_status, to_status, from_severity, to_severity)
+            SELECT id, 'resolved', $5, previous_status, 'resolved', severity, severity FROM gone
+            RETURNING 1
+        )
+        SELECT count(*) AS "n!" FROM ev
+        "#,
+        account_id,
+        region,
+        via,
+        seen,
+        at
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n as u64)
+}

@@ -1,7 +1,9 @@
 //! All SQL lives here: free functions over a pool, a connection or a transaction.
 
 pub mod accounts;
+pub mod coverage;
 pub mod findings;
+pub mod poll;
 
 use std::time::Duration;
 

@@ -121,6 +121,8 @@ pub fn config_toml(estate: &Estate, endpoint_url: &str) -> String {
     ));
     out.push_str("role_name = \"SightlineReadOnly\"\n");
     out.push_str(&format!("endpoint_url = {endpoint_url:?}\n"));
+    // The simulator accepts any key; these let Sightline sign without an AWS credential chain.
+    out.push_str("access_key_id = \"AKIASIMULATOR\"\nsecret_access_key = \"simulated\"\n");
     let sources: Vec<String> = Service::ALL.iter().map(|s| s.name().to_owned()).collect();
     out.push_str(&format!("sources = [{}]\n", list(&sources)));
     for account in &estate.accounts {

@@ -5,8 +5,92 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{NormaliseError, account, opt_text, region, text, time};
+use aws_sdk_guardduty::types::{Condition, FindingCriteria, OrderBy, SortCriteria};
+
+use super::{
+    Enabled, NormaliseError, TargetCtx, account, normalise_all, opt_text, region, text, time,
+};
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
+use crate::poller::capture::RawCapture;
+use crate::poller::clients::Pace;
+use crate::poller::errors::classify;
+use crate::poller::sink::{PageSink, Stop};
+
+/// Reads the target: `ListDetectors` (none: not enabled), then per detector `ListFindings`
+/// pages of 50 ids, oldest update first, each fetched with one `GetFindings`.
+pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled, Stop> {
+    let client = aws_sdk_guardduty::Client::new(&t.sdk);
+    t.pace("ListDetectors", Pace::Default).await;
+    let detectors = client
+        .list_detectors()
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    let detectors = detectors.detector_ids().to_vec();
+    if detectors.is_empty() {
+        return Ok(Enabled::No(format!(
+            "no GuardDuty detector in {}",
+            t.region
+        )));
+    }
+    let sort = SortCriteria::builder()
+        .attribute_name("updatedAt")
+        .order_by(OrderBy::Asc)
+        .build();
+    for detector in detectors {
+        let mut criteria = FindingCriteria::builder();
+        if let Some(since) = t.since {
+            // greaterThanOrEqual takes 64-bit epoch milliseconds; `gte` is 32-bit.
+            criteria = criteria.criterion(
+                "updatedAt",
+                Condition::builder()
+                    .greater_than_or_equal(since.timestamp_millis())
+                    .build(),
+            );
+        }
+        let criteria = criteria.build();
+        let mut token: Option<String> = None;
+        loop {
+            t.pace("ListFindings", Pace::Default).await;
+            let list = client
+                .list_findings()
+                .detector_id(&detector)
+                .finding_criteria(criteria.clone())
+                .sort_criteria(sort.clone())
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            let ids = list.finding_ids().to_vec();
+            if !ids.is_empty() {
+                t.pace("GetFindings", Pace::Default).await;
+                let capture = RawCapture::default();
+                client
+                    .get_findings()
+                    .detector_id(&detector)
+                    .set_finding_ids(Some(ids))
+                    .sort_criteria(sort.clone())
+                    .customize()
+                    .interceptor(capture.clone())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                let raw = capture.json();
+                sink.page(
+                    normalise_all(raw["findings"].as_array(), |f| normalise(f, t.seen_at)),
+                    true,
+                )
+                .await?;
+            }
+            match list.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    Ok(Enabled::Yes)
+}
 
 /// Maps one finding of a `GetFindings` answer.
 pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, NormaliseError> {

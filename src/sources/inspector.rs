@@ -4,8 +4,106 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{NormaliseError, account, arn_region, opt_text, region, text, time};
+use aws_sdk_inspector2::types::{
+    DateFilter, FilterCriteria, Status as AccountStatus, StringComparison, StringFilter,
+};
+
+use super::{
+    Enabled, NormaliseError, TargetCtx, account, arn_region, normalise_all, not_enabled_or,
+    opt_text, region, text, time,
+};
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
+use crate::poller::capture::RawCapture;
+use crate::poller::clients::Pace;
+use crate::poller::errors::{CallError, classify};
+use crate::poller::sink::{PageSink, Stop};
+
+/// Reads the target: `BatchGetAccountStatus` for coverage, then `ListFindings` pages of 100 of
+/// this account's findings updated since `since`. Inspector cannot sort by update time, so the
+/// watermark moves when the listing ends.
+pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled, Stop> {
+    let client = aws_sdk_inspector2::Client::new(&t.sdk);
+    t.pace("BatchGetAccountStatus", Pace::Default).await;
+    let status = match client
+        .batch_get_account_status()
+        .account_ids(t.account.as_str())
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => return Ok(not_enabled_or(classify(&e))?),
+    };
+    let state = status
+        .accounts()
+        .first()
+        .and_then(|a| a.state())
+        .map(|s| s.status().clone());
+    match state {
+        Some(AccountStatus::Enabled) | Some(AccountStatus::Enabling) => {}
+        Some(AccountStatus::Disabled) | Some(AccountStatus::Disabling) => {
+            return Ok(Enabled::No(format!(
+                "Inspector is disabled in {}",
+                t.region
+            )));
+        }
+        Some(other) => {
+            return Ok(Enabled::Unknown(format!(
+                "Inspector account status {}",
+                other.as_str()
+            )));
+        }
+        None => {
+            return Ok(Enabled::Unknown(
+                "BatchGetAccountStatus returned no state for this account".into(),
+            ));
+        }
+    }
+    let account_filter = StringFilter::builder()
+        .comparison(StringComparison::Equals)
+        .value(t.account.as_str())
+        .build()
+        .map_err(|e| CallError::other(e.to_string()))?;
+    let mut criteria = FilterCriteria::builder().aws_account_id(account_filter);
+    if let Some(since) = t.since {
+        let end = chrono::Utc::now() + chrono::Duration::days(1);
+        criteria = criteria.updated_at(
+            DateFilter::builder()
+                .start_inclusive(aws_smithy_types::DateTime::from_millis(
+                    since.timestamp_millis(),
+                ))
+                .end_inclusive(aws_smithy_types::DateTime::from_millis(
+                    end.timestamp_millis(),
+                ))
+                .build(),
+        );
+    }
+    let criteria = criteria.build();
+    let mut token: Option<String> = None;
+    loop {
+        t.pace("ListFindings", Pace::Default).await;
+        let capture = RawCapture::default();
+        let out = client
+            .list_findings()
+            .filter_criteria(criteria.clone())
+            .max_results(100)
+            .set_next_token(token.take())
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let raw = capture.json();
+        sink.page(
+            normalise_all(raw["findings"].as_array(), |f| normalise(f, t.seen_at)),
+            false,
+        )
+        .await?;
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => return Ok(Enabled::Yes),
+        }
+    }
+}
 
 /// Maps one finding of a `ListFindings` answer.
 pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, NormaliseError> {

@@ -4,8 +4,97 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{NormaliseError, account, opt_text, region, text, time};
+use aws_sdk_macie2::types::{
+    CriterionAdditionalProperties, FindingCriteria, MacieStatus, OrderBy, SortCriteria,
+};
+
+use super::{
+    Enabled, NormaliseError, TargetCtx, account, normalise_all, not_enabled_or, opt_text, region,
+    text, time,
+};
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
+use crate::poller::capture::RawCapture;
+use crate::poller::clients::Pace;
+use crate::poller::errors::classify;
+use crate::poller::sink::{PageSink, Stop};
+
+/// Reads the target: `GetMacieSession` for coverage, then `ListFindings` pages of 50 ids,
+/// oldest update first, each fetched with one `GetFindings`.
+pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled, Stop> {
+    let client = aws_sdk_macie2::Client::new(&t.sdk);
+    t.pace("GetMacieSession", Pace::Default).await;
+    let session = match client.get_macie_session().send().await {
+        Ok(s) => s,
+        Err(e) => return Ok(not_enabled_or(classify(&e))?),
+    };
+    match session.status() {
+        Some(MacieStatus::Enabled) => {}
+        // A paused Macie still answers with the findings it has.
+        Some(MacieStatus::Paused) => {}
+        Some(other) => {
+            return Ok(Enabled::Unknown(format!(
+                "Macie session status {}",
+                other.as_str()
+            )));
+        }
+        None => {
+            return Ok(Enabled::Unknown(
+                "GetMacieSession returned no status".into(),
+            ));
+        }
+    }
+    let mut criteria = FindingCriteria::builder();
+    if let Some(since) = t.since {
+        criteria = criteria.criterion(
+            "updatedAt",
+            CriterionAdditionalProperties::builder()
+                .gte(since.timestamp_millis())
+                .build(),
+        );
+    }
+    let criteria = criteria.build();
+    let sort = SortCriteria::builder()
+        .attribute_name("updatedAt")
+        .order_by(OrderBy::Asc)
+        .build();
+    let mut token: Option<String> = None;
+    loop {
+        t.pace("ListFindings", Pace::Default).await;
+        let list = client
+            .list_findings()
+            .finding_criteria(criteria.clone())
+            .sort_criteria(sort.clone())
+            .max_results(50)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let ids = list.finding_ids().to_vec();
+        if !ids.is_empty() {
+            t.pace("GetFindings", Pace::Default).await;
+            let capture = RawCapture::default();
+            client
+                .get_findings()
+                .set_finding_ids(Some(ids))
+                .sort_criteria(sort.clone())
+                .customize()
+                .interceptor(capture.clone())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            let raw = capture.json();
+            sink.page(
+                normalise_all(raw["findings"].as_array(), |f| normalise(f, t.seen_at)),
+                true,
+            )
+            .await?;
+        }
+        match list.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => return Ok(Enabled::Yes),
+        }
+    }
+}
 
 /// Maps one finding of a `GetFindings` answer.
 pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, NormaliseError> {

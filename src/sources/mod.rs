@@ -11,10 +11,71 @@ pub mod inspector;
 pub mod macie;
 pub mod securityhub;
 
+use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::domain::{AccountId, Region};
+use crate::poller::clients::Clients;
+use crate::poller::errors::{CallError, FailureKind};
+use crate::poller::sink::Normalised;
+
+/// One poll target as a source reads it.
+pub struct TargetCtx<'a> {
+    pub clients: &'a Clients,
+    /// Credentials of the account's role, in the target's region.
+    pub sdk: SdkConfig,
+    pub account: AccountId,
+    pub region: Region,
+    /// Read what changed since then; `None` reads everything (a full sweep).
+    pub since: Option<DateTime<Utc>>,
+    /// When this poll started: every finding read is "seen" at this time.
+    pub seen_at: DateTime<Utc>,
+}
+
+impl TargetCtx<'_> {
+    /// Waits for the rate limit of `operation` in this account and region.
+    pub async fn pace(&self, operation: &str, pace: crate::poller::clients::Pace) {
+        self.clients
+            .pace(&self.account, self.region.as_str(), operation, pace)
+            .await;
+    }
+}
+
+/// What a source's own status call said about it in this account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enabled {
+    Yes,
+    No(String),
+    /// An answer that is neither: recorded as `unknown` coverage, not a crash.
+    Unknown(String),
+}
+
+/// A status call's failure that means "not enabled" is an answer, not an error.
+fn not_enabled_or(err: CallError) -> Result<Enabled, CallError> {
+    if err.kind == FailureKind::NotEnabled {
+        Ok(Enabled::No(err.message))
+    } else {
+        Err(err)
+    }
+}
+
+/// Normalises every finding of a raw page array, keeping the failures raw.
+fn normalise_all(
+    items: Option<&Vec<Value>>,
+    f: impl Fn(&Value) -> Result<crate::domain::Finding, NormaliseError>,
+) -> Vec<Normalised> {
+    items
+        .into_iter()
+        .flatten()
+        .map(|raw| f(raw).map_err(|e| (raw.clone(), e.0)))
+        .collect()
+}
+
+/// ISO-8601 as the services' filters take it.
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 
 /// A finding that could not be mapped: kept raw and counted, never dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

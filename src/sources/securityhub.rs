@@ -5,8 +5,65 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{NormaliseError, account, opt_text, region, text, time};
+use aws_sdk_securityhub::types::{AwsSecurityFindingFilters, DateFilter, SortCriterion, SortOrder};
+
+use super::{
+    Enabled, NormaliseError, TargetCtx, account, iso, normalise_all, not_enabled_or, opt_text,
+    region, text, time,
+};
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
+use crate::poller::capture::RawCapture;
+use crate::poller::clients::Pace;
+use crate::poller::errors::classify;
+use crate::poller::sink::{PageSink, Stop};
+
+/// Reads the target: `DescribeHub` for coverage, then `GetFindings` pages of 100, oldest
+/// update first, from `since` on (all findings in a full sweep).
+pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled, Stop> {
+    let client = aws_sdk_securityhub::Client::new(&t.sdk);
+    t.pace("DescribeHub", Pace::Default).await;
+    if let Err(e) = client.describe_hub().send().await {
+        return Ok(not_enabled_or(classify(&e))?);
+    }
+    let mut filters = AwsSecurityFindingFilters::builder();
+    if let Some(since) = t.since {
+        let end = chrono::Utc::now() + chrono::Duration::days(1);
+        filters = filters.updated_at(
+            DateFilter::builder()
+                .start(iso(since))
+                .end(iso(end))
+                .build(),
+        );
+    }
+    let filters = filters.build();
+    let sort = SortCriterion::builder()
+        .field("UpdatedAt")
+        .sort_order(SortOrder::Ascending)
+        .build();
+    let mut token: Option<String> = None;
+    loop {
+        t.pace("GetFindings", Pace::SecurityHubGetFindings).await;
+        let capture = RawCapture::default();
+        let out = client
+            .get_findings()
+            .filters(filters.clone())
+            .sort_criteria(sort.clone())
+            .max_results(100)
+            .set_next_token(token.take())
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let raw = capture.json();
+        let page = normalise_all(raw["Findings"].as_array(), |f| normalise(f, t.seen_at));
+        sink.page(page, true).await?;
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => return Ok(Enabled::Yes),
+        }
+    }
+}
 
 /// Maps one ASFF finding.
 pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, NormaliseError> {

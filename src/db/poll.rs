@@ -1,0 +1,236 @@
+//! Poll targets (watermarks and leases) and poll runs.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// One (account, region, source) as the poller leases it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub account_id: String,
+    pub region: String,
+    pub source: String,
+    pub watermark: Option<DateTime<Utc>>,
+    pub last_full_sweep_at: Option<DateTime<Utc>>,
+}
+
+/// Creates the targets of every configured (account, region, source) that has none yet.
+pub async fn ensure_targets(
+    pool: &PgPool,
+    accounts: &[String],
+    regions: &[String],
+    sources: &[String],
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"
+        INSERT INTO poll_targets (account_id, region, source)
+        SELECT a, r, s::finding_source
+        FROM UNNEST($1::text[]) a CROSS JOIN UNNEST($2::text[]) r CROSS JOIN UNNEST($3::text[]) s
+        ON CONFLICT DO NOTHING
+        "#,
+        accounts,
+        regions,
+        sources
+    )
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Leases the next target of the configured set not yet polled since `cycle_started`, skipping
+/// those another poller holds. Several pollers share a cycle this way; a dead poller's lease
+/// expires after `lease_seconds`.
+pub async fn lease_next(
+    pool: &PgPool,
+    owner: &str,
+    cycle_started: DateTime<Utc>,
+    lease_seconds: i32,
+    accounts: &[String],
+    regions: &[String],
+    sources: &[String],
+) -> Result<Option<Target>, sqlx::Error> {
+    sqlx::query_as!(
+        Target,
+        r#"
+        WITH next AS (
+            SELECT account_id, region, source FROM poll_targets
+            WHERE account_id = ANY($4) AND region = ANY($5) AND source::text = ANY($6)
+              AND (last_polled_at IS NULL OR last_polled_at < $2)
+              AND (lease_expires_at IS NULL OR lease_expires_at < now())
+            ORDER BY last_polled_at NULLS FIRST, account_id, region, source
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE poll_targets t
+        SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3), last_polled_at = now()
+        FROM next
+        WHERE t.account_id = next.account_id AND t.region = next.region AND t.source = next.source
+        RETURNING t.account_id, t.region, t.source::text AS "source!", t.watermark, t.last_full_sweep_at
+        "#,
+        owner,
+        cycle_started,
+        lease_seconds as f64,
+        accounts,
+        regions,
+        sources
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// How many targets of the set are still due in this cycle (held by others or not yet leased).
+pub async fn due_count(
+    pool: &PgPool,
+    cycle_started: DateTime<Utc>,
+    accounts: &[String],
+    regions: &[String],
+    sources: &[String],
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"
+        SELECT count(*) AS "n!" FROM poll_targets
+        WHERE account_id = ANY($2) AND region = ANY($3) AND source::text = ANY($4)
+          AND (last_polled_at IS NULL OR last_polled_at < $1 OR lease_expires_at > now())
+        "#,
+        cycle_started,
+        accounts,
+        regions,
+        sources
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Extends a lease while its poll goes on.
+pub async fn renew_lease(
+    pool: &PgPool,
+    t: &Target,
+    owner: &str,
+    lease_seconds: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE poll_targets SET lease_expires_at = now() + make_interval(secs => $5)
+         WHERE account_id = $1 AND region = $2 AND source::text = $3 AND lease_owner = $4",
+        t.account_id,
+        t.region,
+        t.source,
+        owner,
+        lease_seconds as f64
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Ends a lease, recording success and a completed full sweep.
+pub async fn release(
+    pool: &PgPool,
+    t: &Target,
+    owner: &str,
+    success: bool,
+    swept: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        UPDATE poll_targets SET lease_owner = NULL, lease_expires_at = NULL,
+            last_success_at = CASE WHEN $5 THEN now() ELSE last_success_at END,
+            last_full_sweep_at = CASE WHEN $6 THEN now() ELSE last_full_sweep_at END
+        WHERE account_id = $1 AND region = $2 AND source::text = $3 AND lease_owner = $4
+        "#,
+        t.account_id,
+        t.region,
+        t.source,
+        owner,
+        success,
+        swept
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Moves the watermark forward (never back), in the page's transaction.
+pub async fn advance_watermark(
+    conn: &mut PgConnection,
+    t: &Target,
+    watermark: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE poll_targets SET watermark = GREATEST(coalesce(watermark, $4), $4)
+         WHERE account_id = $1 AND region = $2 AND source::text = $3",
+        t.account_id,
+        t.region,
+        t.source,
+        watermark
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Counters of one poll run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub pages: i32,
+    pub seen: i32,
+    pub changed: i32,
+    pub unparseable: i32,
+    pub throttles: i32,
+    pub retries: i32,
+}
+
+/// Starts a run row: a cycle's (no target) or a target's.
+pub async fn start_run(
+    pool: &PgPool,
+    cycle_id: Uuid,
+    target: Option<&Target>,
+    full_sweep: bool,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"
+        INSERT INTO poll_runs (cycle_id, account_id, region, source, started_at, full_sweep)
+        VALUES ($1, $2, $3, $4::text::finding_source, now(), $5)
+        RETURNING id
+        "#,
+        cycle_id,
+        target.map(|t| t.account_id.as_str()),
+        target.map(|t| t.region.as_str()),
+        target.map(|t| t.source.as_str()),
+        full_sweep
+    )
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn finish_run(
+    pool: &PgPool,
+    id: i64,
+    stats: &RunStats,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        UPDATE poll_runs SET ended_at = now(), pages = $2, findings_seen = $3, findings_changed = $4,
+            unparseable = $5, throttles = $6, retries = $7, error = $8
+        WHERE id = $1
+        "#,
+        id,
+        stats.pages,
+        stats.seen,
+        stats.changed,
+        stats.unparseable,
+        stats.throttles,
+        stats.retries,
+        error
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The database's clock: cycles compare against `last_polled_at`, which the database sets.
+pub async fn now(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+        .fetch_one(pool)
+        .await
+}

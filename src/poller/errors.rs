@@ -1,0 +1,107 @@
+//! What went wrong with an AWS call, in the terms coverage and poll runs use.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// An AWS call that failed after the SDK's retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub kind: FailureKind,
+    /// One line: the error code and message, or the transport's reason.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The role cannot be assumed, or its policy lacks the action.
+    AccessDenied,
+    /// The service answered that it is not switched on here.
+    NotEnabled,
+    /// Still throttled after every retry.
+    Throttled,
+    /// Anything else: network, timeout, a 5xx, an answer Sightline cannot read.
+    Other,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl CallError {
+    pub fn other(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Other,
+            message: message.into(),
+        }
+    }
+}
+
+/// Classifies an SDK error by its modeled code and message.
+pub fn classify<E, R>(err: &SdkError<E, R>) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    if let SdkError::ServiceError(service) = err {
+        let e = service.err();
+        let code = e.code().unwrap_or("Unknown");
+        let message = e.message().unwrap_or("");
+        let text = format!("{code}: {message}");
+        let lower = message.to_ascii_lowercase();
+        let kind = match code {
+            // Security Hub: "Account … is not subscribed to AWS Security Hub".
+            "InvalidAccessException" => FailureKind::NotEnabled,
+            // Macie answers AccessDenied "Macie is not enabled"; Inspector says the account
+            // "does not have access"/"is not enabled".
+            _ if lower.contains("not enabled") || lower.contains("not subscribed") => {
+                FailureKind::NotEnabled
+            }
+            "AccessDeniedException"
+            | "AccessDenied"
+            | "UnauthorizedOperation"
+            | "UnrecognizedClientException" => FailureKind::AccessDenied,
+            "ThrottlingException"
+            | "TooManyRequestsException"
+            | "LimitExceededException"
+            | "Throttling" => FailureKind::Throttled,
+            _ => FailureKind::Other,
+        };
+        return CallError {
+            kind,
+            message: text,
+        };
+    }
+    // Credentials (AssumeRole) failures and transport errors: read the whole chain.
+    let text = one_line(err);
+    let kind = if text.contains("AccessDenied")
+        || text.contains("not authorized to perform: sts:AssumeRole")
+    {
+        FailureKind::AccessDenied
+    } else {
+        FailureKind::Other
+    };
+    CallError {
+        kind,
+        message: text,
+    }
+}
+
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        source = inner.source();
+    }
+    s.replace('\n', " ")
+}

@@ -1,0 +1,424 @@
+//! The poller: every (account, region, source) of the config, leased through Postgres so
+//! several pollers share the work, read incrementally from its watermark (a full sweep once a
+//! day), paced below AWS's limits, every outcome recorded as coverage and a poll run.
+//!
+//! A failure is a fact about one target: recorded, shown, retried next cycle; it never stops
+//! the others and never deletes data.
+
+pub mod capture;
+pub mod clients;
+pub mod errors;
+pub mod sink;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use self::clients::Clients;
+use self::errors::FailureKind;
+use self::sink::{PageSink, Stop};
+use crate::config::Config;
+use crate::db;
+use crate::db::poll::Target;
+use crate::domain::{AccountId, Region, Source};
+use crate::sources::{self, Enabled, TargetCtx};
+
+/// Leases last this long unless renewed; a poller that dies holds its targets no longer.
+const LEASE_SECONDS: i32 = 60;
+
+pub struct Poller {
+    pool: PgPool,
+    config: Arc<Config>,
+    clients: Arc<Clients>,
+    /// This process's name on its leases.
+    owner: String,
+}
+
+/// What one cycle did, for the one-line summary and the logs.
+#[derive(Debug, Clone, Default)]
+pub struct CycleSummary {
+    pub cycle_id: Uuid,
+    pub targets: usize,
+    pub enabled: usize,
+    pub not_enabled: usize,
+    pub access_denied: usize,
+    pub errors: usize,
+    pub unknown: usize,
+    pub findings_seen: i64,
+    pub findings_changed: i64,
+    pub unparseable: i64,
+    pub seconds: f64,
+    pub interrupted: bool,
+}
+
+impl std::fmt::Display for CycleSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "poll cycle {}: {} targets in {:.1}s: {} enabled, {} not enabled, {} access denied, {} errors, {} unknown; {} findings read, {} changed, {} unparseable{}",
+            self.cycle_id,
+            self.targets,
+            self.seconds,
+            self.enabled,
+            self.not_enabled,
+            self.access_denied,
+            self.errors,
+            self.unknown,
+            self.findings_seen,
+            self.findings_changed,
+            self.unparseable,
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+impl Poller {
+    pub async fn new(pool: PgPool, config: Arc<Config>) -> Poller {
+        let clients = Arc::new(Clients::new(&config).await);
+        let owner = format!("{}-{}", hostname(), Uuid::new_v4());
+        Poller {
+            pool,
+            config,
+            clients,
+            owner,
+        }
+    }
+
+    /// Polls every configured target once (sharing the work with any other poller), then
+    /// returns. `shutdown` stops it after the pages in flight are stored.
+    pub async fn run_cycle(&self, shutdown: watch::Receiver<bool>) -> anyhow::Result<CycleSummary> {
+        let started = Instant::now();
+        let accounts: Vec<String> = self
+            .config
+            .accounts
+            .iter()
+            .map(|a| a.id.to_string())
+            .collect();
+        let regions: Vec<String> = self
+            .config
+            .aws
+            .regions
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        let sources: Vec<String> = self
+            .config
+            .aws
+            .sources
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        db::accounts::sync(&self.pool, &self.config.accounts)
+            .await
+            .context("cannot store the accounts")?;
+        db::poll::ensure_targets(&self.pool, &accounts, &regions, &sources)
+            .await
+            .context("cannot create poll targets")?;
+        let cycle_id = Uuid::new_v4();
+        let cycle_started: DateTime<Utc> = db::poll::now(&self.pool).await?;
+        let run_id = db::poll::start_run(&self.pool, cycle_id, None, false).await?;
+        let summary = Arc::new(Mutex::new(CycleSummary {
+            cycle_id,
+            ..Default::default()
+        }));
+
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.config.poller.concurrency.max(1) {
+            let worker = Worker {
+                pool: self.pool.clone(),
+                config: self.config.clone(),
+                clients: self.clients.clone(),
+                owner: self.owner.clone(),
+                cycle_id,
+                cycle_started,
+                accounts: accounts.clone(),
+                regions: regions.clone(),
+                sources: sources.clone(),
+                summary: summary.clone(),
+                shutdown: shutdown.clone(),
+            };
+            workers.spawn(async move { worker.run().await });
+        }
+        let mut first_error = None;
+        while let Some(joined) = workers.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %format!("{e:#}"), "a poll worker stopped");
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a poll worker panicked");
+                }
+            }
+        }
+        let mut s = summary.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        s.seconds = started.elapsed().as_secs_f64();
+        s.interrupted = *shutdown.borrow();
+        let stats = db::poll::RunStats {
+            seen: s.findings_seen as i32,
+            changed: s.findings_changed as i32,
+            unparseable: s.unparseable as i32,
+            ..Default::default()
+        };
+        let error = first_error.as_ref().map(|e| format!("{e:#}"));
+        db::poll::finish_run(&self.pool, run_id, &stats, error.as_deref()).await?;
+        match first_error {
+            // The database went away: the cycle did not run.
+            Some(e) => Err(e),
+            None => Ok(s),
+        }
+    }
+
+    /// Runs cycles every `[poller] interval` until `shutdown`.
+    pub async fn run_forever(&self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let started = Instant::now();
+            match self.run_cycle(shutdown.clone()).await {
+                Ok(s) => tracing::info!("{s}"),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "poll cycle failed"),
+            }
+            let wait = self
+                .config
+                .poller
+                .interval
+                .saturating_sub(started.elapsed());
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+struct Worker {
+    pool: PgPool,
+    config: Arc<Config>,
+    clients: Arc<Clients>,
+    owner: String,
+    cycle_id: Uuid,
+    cycle_started: DateTime<Utc>,
+    accounts: Vec<String>,
+    regions: Vec<String>,
+    sources: Vec<String>,
+    summary: Arc<Mutex<CycleSummary>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Worker {
+    /// Leases and polls targets until none is due in this cycle. Only a database failure is an
+    /// error here: AWS failures are recorded on their target.
+    async fn run(self) -> anyhow::Result<()> {
+        loop {
+            if *self.shutdown.borrow() {
+                return Ok(());
+            }
+            let leased = db::poll::lease_next(
+                &self.pool,
+                &self.owner,
+                self.cycle_started,
+                LEASE_SECONDS,
+                &self.accounts,
+                &self.regions,
+                &self.sources,
+            )
+            .await
+            .context("cannot lease a poll target")?;
+            match leased {
+                Some(target) => self.poll_target(target).await?,
+                None => {
+                    // Others may still hold due targets (or a dead poller's lease may expire).
+                    let due = db::poll::due_count(
+                        &self.pool,
+                        self.cycle_started,
+                        &self.accounts,
+                        &self.regions,
+                        &self.sources,
+                    )
+                    .await?;
+                    if due == 0 {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %target.account_id, region = %target.region, source = %target.source))]
+    async fn poll_target(&self, target: Target) -> anyhow::Result<()> {
+        let due_sweep = target.last_full_sweep_at.is_none_or(|at| {
+            Utc::now() - at
+                >= chrono::Duration::from_std(self.config.poller.full_sweep_interval)
+                    .unwrap_or_default()
+        });
+        let since = if due_sweep {
+            None
+        } else {
+            target.watermark.map(|w| {
+                w - chrono::Duration::from_std(self.config.poller.overlap).unwrap_or_default()
+            })
+        };
+        let run_id =
+            db::poll::start_run(&self.pool, self.cycle_id, Some(&target), since.is_none()).await?;
+
+        // Keep the lease while the poll goes on.
+        let heartbeat = {
+            let (pool, t, owner) = (self.pool.clone(), target.clone(), self.owner.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs((LEASE_SECONDS / 3) as u64)).await;
+                    if let Err(e) = db::poll::renew_lease(&pool, &t, &owner, LEASE_SECONDS).await {
+                        tracing::warn!(error = %e, "cannot renew a lease");
+                    }
+                }
+            })
+        };
+        let outcome = self.read_source(&target, since).await;
+        heartbeat.abort();
+
+        let (state, message, stats, error, complete) = match outcome {
+            Ok((enabled, stats)) => {
+                let (state, message) = match enabled {
+                    Enabled::Yes => ("enabled", String::new()),
+                    Enabled::No(m) => ("not_enabled", m),
+                    Enabled::Unknown(m) => ("unknown", m),
+                };
+                (state, message, stats, None, true)
+            }
+            Err((stop, stats)) => match stop {
+                Stop::Call(e) => {
+                    let state = match e.kind {
+                        FailureKind::AccessDenied => "access_denied",
+                        FailureKind::NotEnabled => "not_enabled",
+                        FailureKind::Throttled | FailureKind::Other => "error",
+                    };
+                    tracing::warn!(error = %e, state, "poll target failed");
+                    (state, e.message.clone(), stats, Some(e.message), false)
+                }
+                Stop::Shutdown => (
+                    "enabled",
+                    String::new(),
+                    stats,
+                    Some("stopped by shutdown".into()),
+                    false,
+                ),
+                Stop::Database(e) => {
+                    release_after_failure(&self.pool, &target, &self.owner).await;
+                    return Err(anyhow::Error::new(e).context("cannot store a page of findings"));
+                }
+            },
+        };
+        db::coverage::record(
+            &self.pool,
+            &target.account_id,
+            &target.region,
+            &target.source,
+            state,
+            &message,
+        )
+        .await?;
+        db::poll::finish_run(&self.pool, run_id, &stats, error.as_deref()).await?;
+        db::poll::release(
+            &self.pool,
+            &target,
+            &self.owner,
+            complete,
+            complete && since.is_none(),
+        )
+        .await?;
+
+        let mut s = self.summary.lock().unwrap_or_else(|e| e.into_inner());
+        s.targets += 1;
+        match state {
+            "enabled" => s.enabled += 1,
+            "not_enabled" => s.not_enabled += 1,
+            "access_denied" => s.access_denied += 1,
+            "unknown" => s.unknown += 1,
+            _ => s.errors += 1,
+        }
+        s.findings_seen += stats.seen as i64;
+        s.findings_changed += stats.changed as i64;
+        s.unparseable += stats.unparseable as i64;
+        Ok(())
+    }
+
+    /// Reads one target through its source; on success finishes the listing (watermark, sweep).
+    async fn read_source(
+        &self,
+        target: &Target,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<(Enabled, db::poll::RunStats), (Stop, db::poll::RunStats)> {
+        let bad = |m: String| {
+            (
+                Stop::Call(errors::CallError::other(m)),
+                db::poll::RunStats::default(),
+            )
+        };
+        let account: AccountId = target
+            .account_id
+            .parse()
+            .map_err(|e: crate::domain::ParseError| bad(e.0))?;
+        let region: Region = target
+            .region
+            .parse()
+            .map_err(|e: crate::domain::ParseError| bad(e.0))?;
+        let source: Source = target
+            .source
+            .parse()
+            .map_err(|e: crate::domain::ParseError| bad(e.0))?;
+        let ctx = TargetCtx {
+            clients: &self.clients,
+            sdk: self.clients.config_for(&account, region.as_str()).await,
+            account,
+            region,
+            since,
+            seen_at: Utc::now(),
+        };
+        let mut sink = PageSink::new(&self.pool, target, since.is_none(), self.shutdown.clone());
+        let result = match source {
+            Source::SecurityHub => sources::securityhub::poll(&ctx, &mut sink).await,
+            Source::GuardDuty => sources::guardduty::poll(&ctx, &mut sink).await,
+            Source::Inspector => sources::inspector::poll(&ctx, &mut sink).await,
+            Source::Macie => sources::macie::poll(&ctx, &mut sink).await,
+            Source::AccessAnalyzer => sources::accessanalyzer::poll(&ctx, &mut sink).await,
+        };
+        match result {
+            Ok(Enabled::Yes) => match sink.finish().await {
+                Ok(_) => Ok((Enabled::Yes, sink.stats)),
+                Err(stop) => Err((stop, sink.stats)),
+            },
+            Ok(other) => Ok((other, sink.stats)),
+            Err(stop) => Err((stop, sink.stats)),
+        }
+    }
+}
+
+/// Lets a target go after a database failure, so another poller may take it.
+async fn release_after_failure(pool: &PgPool, target: &Target, owner: &str) {
+    let _ = db::poll::release(pool, target, owner, false, false).await;
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_owned())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "poller".into())
+}
