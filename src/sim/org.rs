@@ -305,8 +305,8 @@ impl Estate {
         self.regions.iter().position(|r| r == code)
     }
 
-    /// The findings `service` holds in (account, region), oldest first (resolved ones included:
-    /// each service decides whether it still serves them).
+    /// The findings `service` holds in (account, region), in creation (serial) order, resolved
+    /// ones included: each service decides whether it still serves them.
     pub fn target_findings(
         &self,
         account: usize,
@@ -492,7 +492,10 @@ impl Estate {
                 match f.state {
                     State::Active if x < 0.03 => f.state = State::Resolved,
                     State::Active if x < 0.034 => f.state = State::Suppressed,
-                    State::Active if x < 0.040 => f.level = (f.level + 1).min(4),
+                    // Macie has no critical: its scale ends at High.
+                    State::Active if x < 0.040 => {
+                        f.level = (f.level + 1).min(if f.service == Service::Macie { 3 } else { 4 })
+                    }
                     State::Suppressed if x < 0.01 => f.state = State::Active,
                     // Reopening makes sense where the source keeps resolved findings.
                     State::Resolved

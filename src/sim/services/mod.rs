@@ -1,15 +1,21 @@
 //! One module per simulated finding service, each answering in that service's wire format.
 
+pub mod accessanalyzer;
+pub mod guardduty;
+pub mod inspector;
+pub mod macie;
+pub mod securityhub;
+
 use super::org::Service;
 use super::wire::Handler;
 
-/// The module that answers for `service`, once it is simulated.
+/// The module that answers for `service`.
 pub fn handler(service: Service) -> Option<Handler> {
-    match service {
-        Service::SecurityHub
-        | Service::GuardDuty
-        | Service::Inspector
-        | Service::Macie
-        | Service::AccessAnalyzer => None,
-    }
+    Some(match service {
+        Service::SecurityHub => securityhub::handle,
+        Service::GuardDuty => guardduty::handle,
+        Service::Inspector => inspector::handle,
+        Service::Macie => macie::handle,
+        Service::AccessAnalyzer => accessanalyzer::handle,
+    })
 }
