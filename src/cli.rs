@@ -95,10 +95,13 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenAction {
-    /// Create a token and print it, alone, on the last line.
+    /// Create a token and print it, alone, on the last line (it is shown only once).
     Create {
         #[arg(long)]
         name: String,
+        /// Lifetime, like 90d or 12h; default: no expiry.
+        #[arg(long, value_name = "DURATION", value_parser = parse_lifetime)]
+        expires: Option<std::time::Duration>,
     },
     /// List tokens (never their values).
     List,
@@ -115,7 +118,6 @@ pub fn run(args: Args) -> ExitCode {
         Command::Demo { .. } => {
             Some("demo (the simulated organisation, poller and pages together)")
         }
-        Command::Token { .. } => Some("token (API tokens come with the REST API)"),
         _ => None,
     };
     if let Some(what) = not_built {
@@ -124,7 +126,12 @@ pub fn run(args: Args) -> ExitCode {
         );
         return ExitCode::from(NOT_BUILT);
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The AWS SDK's futures are large (very large in debug builds): give workers room.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(16 * 1024 * 1024)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sightline: cannot start the async runtime: {e}");
@@ -221,11 +228,84 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Token { ref action } => {
+            let url = database_url_only(&args)?;
+            let pool = db::connect(&url, 2).await?;
+            db::migrate(&pool).await?;
+            token(&pool, action).await
+        }
         // Answered in `run` before the runtime starts.
-        Command::Demo { .. } | Command::Token { .. } => {
+        Command::Demo { .. } => {
             bail!("this subcommand is not built yet")
         }
     }
+}
+
+async fn token(pool: &sqlx::PgPool, action: &TokenAction) -> anyhow::Result<()> {
+    match action {
+        TokenAction::Create { name, expires } => {
+            let name = name.trim().to_owned();
+            let expires = *expires;
+            if name.is_empty() || name.len() > 100 {
+                bail!("--name: give the token a name of 1 to 100 characters");
+            }
+            let value = crate::api::tokens::generate();
+            let expires_at = expires
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| chrono::Utc::now() + d);
+            if !db::tokens::create(pool, &name, &crate::api::tokens::hash(&value), expires_at)
+                .await?
+            {
+                bail!("a token named {name:?} exists already: revoke it or choose another name");
+            }
+            match expires_at {
+                Some(at) => eprintln!(
+                    "created token {name:?}, valid until {}; it is shown once:",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => eprintln!("created token {name:?} (no expiry); it is shown once:"),
+            }
+            println!("{value}");
+        }
+        TokenAction::List => {
+            let tokens = db::tokens::list(pool).await?;
+            if tokens.is_empty() {
+                println!("no tokens");
+            }
+            for t in tokens {
+                let state = if t.revoked_at.is_some() {
+                    "revoked".to_owned()
+                } else if t.expires_at.is_some_and(|e| e < chrono::Utc::now()) {
+                    "expired".to_owned()
+                } else {
+                    "active".to_owned()
+                };
+                let fmt = |d: Option<chrono::DateTime<chrono::Utc>>| {
+                    d.map_or("-".to_owned(), |d| d.format("%Y-%m-%d %H:%M").to_string())
+                };
+                println!(
+                    "{:<24} {:<8} created {}  expires {}  last used {}",
+                    t.name,
+                    state,
+                    t.created_at.format("%Y-%m-%d %H:%M"),
+                    fmt(t.expires_at),
+                    fmt(t.last_used_at)
+                );
+            }
+        }
+        TokenAction::Revoke { name } => {
+            if !db::tokens::revoke(pool, name).await? {
+                bail!("no active token named {name:?} (sightline token list shows them)");
+            }
+            println!("revoked token {name:?}");
+        }
+    }
+    Ok(())
+}
+
+/// `90d`, `12h`, `30m`: a token's lifetime.
+fn parse_lifetime(s: &str) -> Result<std::time::Duration, String> {
+    config::parse_duration(s)
 }
 
 fn load_config(args: &Args) -> anyhow::Result<Config> {

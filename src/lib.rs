@@ -3,6 +3,7 @@
 //! Data flows one way: AWS → `sources` → [`domain::Finding`] → [`db`] → `web` / `api`.
 //! `main.rs` is a thin shell over [`cli`].
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;

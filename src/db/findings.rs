@@ -14,7 +14,7 @@ use crate::domain::Finding;
 pub struct UpsertOutcome {
     /// Findings not in the database before.
     pub inserted: u64,
-    /// Existing findings whose row changed (content, a new provenance, or a later sighting).
+    /// Existing findings whose row changed (content, or a new or newer provenance).
     pub updated: u64,
     /// Finding events recorded (new, status and severity changes).
     pub events: u64,
@@ -29,6 +29,10 @@ pub struct UpsertOutcome {
 /// - within one reporter, an older `updated_at` never overwrites a newer one;
 /// - `provenance` accumulates every service that reported the finding; `first_seen_at` only
 ///   moves back and `last_seen_at` only forward.
+/// - A report identical to what is stored writes nothing, not even `last_seen_at`: re-reading
+///   unchanged findings (the incremental overlap, the daily full sweep) costs no writes. So
+///   `last_seen_at` is when Sightline last received a changed report; that a source still
+///   reports an unchanged finding is recorded per target (`poll_targets.last_success_at`).
 ///
 /// Reports of the same finding within one batch are reduced to the newest (native first), and
 /// rows are written in id order, so concurrent batches cannot deadlock on each other. Each
@@ -136,8 +140,7 @@ pub async fn upsert_batch(
                 provenance = merge_provenance(f.provenance, excluded.provenance),
                 first_seen_at = LEAST(f.first_seen_at, excluded.first_seen_at),
                 last_seen_at = GREATEST(f.last_seen_at, excluded.last_seen_at)
-            WHERE f.last_seen_at < excluded.last_seen_at
-               OR excluded.first_seen_at < f.first_seen_at
+            WHERE excluded.first_seen_at < f.first_seen_at
                OR merge_provenance(f.provenance, excluded.provenance) <> f.provenance
                OR (finding_report_wins(excluded.provenance, excluded.source, excluded.updated_at, f.provenance, f.source, f.updated_at)
                    AND (f.account_id, f.region, f.severity, f.status, f.title, f.finding_type,

@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod coverage;
 pub mod findings;
 pub mod poll;
+pub mod stats;
+pub mod tokens;
 
 use std::time::Duration;
 

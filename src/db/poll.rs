@@ -37,9 +37,52 @@ pub async fn ensure_targets(
     Ok(r.rows_affected())
 }
 
-/// Leases the next target of the configured set not yet polled since `cycle_started`, skipping
-/// those another poller holds. Several pollers share a cycle this way; a dead poller's lease
-/// expires after `lease_seconds`.
+/// Joins the poll cycle in progress (begun by another poller less than `max_age_seconds` ago
+/// and not ended), or begins one; either way records this poller's run row. Returns the cycle,
+/// its start, and the run's id. An advisory lock makes pollers that start together join one
+/// cycle instead of racing to begin two.
+pub async fn join_or_start_cycle(
+    pool: &PgPool,
+    max_age_seconds: i64,
+) -> Result<(Uuid, DateTime<Utc>, i64), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('sightline poll cycle'))")
+        .execute(&mut *tx)
+        .await?;
+    let running = sqlx::query!(
+        r#"
+        SELECT cycle_id, min(started_at) AS "started!" FROM poll_runs
+        WHERE account_id IS NULL
+        GROUP BY cycle_id
+        HAVING bool_or(ended_at IS NULL) AND min(started_at) > now() - make_interval(secs => $1)
+        ORDER BY 2 DESC LIMIT 1
+        "#,
+        max_age_seconds as f64
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (cycle_id, started) = match running {
+        Some(r) => (r.cycle_id, r.started),
+        None => (
+            Uuid::new_v4(),
+            sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+                .fetch_one(&mut *tx)
+                .await?,
+        ),
+    };
+    let run_id = sqlx::query_scalar!(
+        "INSERT INTO poll_runs (cycle_id, started_at) VALUES ($1, now()) RETURNING id",
+        cycle_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((cycle_id, started, run_id))
+}
+
+/// Leases the next target of the configured set still due in the cycle begun at
+/// `cycle_started`: not polled since, or abandoned by a poller that died (its lease expired
+/// unreleased). Targets another poller holds are skipped.
 pub async fn lease_next(
     pool: &PgPool,
     owner: &str,
@@ -55,7 +98,7 @@ pub async fn lease_next(
         WITH next AS (
             SELECT account_id, region, source FROM poll_targets
             WHERE account_id = ANY($4) AND region = ANY($5) AND source::text = ANY($6)
-              AND (last_polled_at IS NULL OR last_polled_at < $2)
+              AND (last_polled_at IS NULL OR last_polled_at < $2 OR lease_owner IS NOT NULL)
               AND (lease_expires_at IS NULL OR lease_expires_at < now())
             ORDER BY last_polled_at NULLS FIRST, account_id, region, source
             LIMIT 1
@@ -78,7 +121,8 @@ pub async fn lease_next(
     .await
 }
 
-/// How many targets of the set are still due in this cycle (held by others or not yet leased).
+/// How many targets of the set are still due in this cycle: not yet polled, or held (by a live
+/// poller, or by a dead one until its lease expires).
 pub async fn due_count(
     pool: &PgPool,
     cycle_started: DateTime<Utc>,
@@ -90,7 +134,7 @@ pub async fn due_count(
         r#"
         SELECT count(*) AS "n!" FROM poll_targets
         WHERE account_id = ANY($2) AND region = ANY($3) AND source::text = ANY($4)
-          AND (last_polled_at IS NULL OR last_polled_at < $1 OR lease_expires_at > now())
+          AND (last_polled_at IS NULL OR last_polled_at < $1 OR lease_owner IS NOT NULL)
         "#,
         cycle_started,
         accounts,
@@ -226,11 +270,4 @@ pub async fn finish_run(
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// The database's clock: cycles compare against `last_polled_at`, which the database sets.
-pub async fn now(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
-    sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
-        .fetch_one(pool)
-        .await
 }

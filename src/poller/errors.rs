@@ -79,15 +79,20 @@ where
     }
     // Credentials (AssumeRole) failures and transport errors: read the whole chain.
     let text = one_line(err);
-    let kind = if text.contains("AccessDenied")
-        || text.contains("not authorized to perform: sts:AssumeRole")
-    {
-        FailureKind::AccessDenied
-    } else {
-        FailureKind::Other
-    };
+    if text.contains("AccessDenied") || text.contains("not authorized to perform: sts:AssumeRole") {
+        // The chain repeats STS's answer in debug form: keep its message alone.
+        let message = text
+            .split("message: \"")
+            .nth(1)
+            .and_then(|m| m.split('"').next())
+            .map_or(text.clone(), |m| format!("AssumeRole denied: {m}"));
+        return CallError {
+            kind: FailureKind::AccessDenied,
+            message,
+        };
+    }
     CallError {
-        kind,
+        kind: FailureKind::Other,
         message: text,
     }
 }

@@ -29,7 +29,7 @@ use crate::domain::{AccountId, Region, Source};
 use crate::sources::{self, Enabled, TargetCtx};
 
 /// Leases last this long unless renewed; a poller that dies holds its targets no longer.
-const LEASE_SECONDS: i32 = 60;
+const LEASE_SECONDS: i32 = 30;
 
 pub struct Poller {
     pool: PgPool,
@@ -123,9 +123,10 @@ impl Poller {
         db::poll::ensure_targets(&self.pool, &accounts, &regions, &sources)
             .await
             .context("cannot create poll targets")?;
-        let cycle_id = Uuid::new_v4();
-        let cycle_started: DateTime<Utc> = db::poll::now(&self.pool).await?;
-        let run_id = db::poll::start_run(&self.pool, cycle_id, None, false).await?;
+        // Pollers that start together share one cycle and poll each target once in it.
+        let max_age = self.config.poller.interval.as_secs().max(60) as i64;
+        let (cycle_id, cycle_started, run_id) =
+            db::poll::join_or_start_cycle(&self.pool, max_age).await?;
         let summary = Arc::new(Mutex::new(CycleSummary {
             cycle_id,
             ..Default::default()

@@ -22,11 +22,13 @@ pub struct AppState {
 
 /// Every route, in one place.
 pub fn router(pool: PgPool) -> Router {
+    let state = AppState { pool };
     Router::new()
         .route("/", get(show_overview))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(AppState { pool })
+        .merge(crate::api::router(state.clone()))
+        .with_state(state)
         .layer(TraceLayer::new_for_http())
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,

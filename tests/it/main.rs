@@ -5,7 +5,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod deploy;
+mod moto;
+mod poll;
 mod sim;
+mod sim_accessanalyzer;
+mod sim_guardduty;
+mod sim_inspector;
+mod sim_macie;
+mod sim_securityhub;
 mod support;
 mod upsert;
 mod web;

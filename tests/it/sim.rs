@@ -119,3 +119,79 @@ async fn truth_config_and_advance() {
         .unwrap();
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn throttled_calls_succeed_after_the_sdks_retries() {
+    let sim = spawn(Options::default()).await.unwrap();
+    let (account, region) = {
+        let e = sim.state.estate.read().unwrap();
+        let a = e
+            .accounts
+            .iter()
+            .position(|a| a.access == Access::Allowed && a.id != e.management)
+            .unwrap();
+        let r = (0..e.regions.len())
+            .find(|&r| e.is_enabled(a, r, sightline::sim::org::Service::SecurityHub))
+            .unwrap();
+        (e.accounts[a].id.clone(), e.regions[r].clone())
+    };
+    let config = sim
+        .client_config(&account, &region)
+        .into_builder()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
+        .build();
+
+    // Security Hub's documented limit: 3 GetFindings a second, burst 6. Twelve at once exceed it.
+    let hub = aws_sdk_securityhub::Client::new(&config);
+    let calls = (0..12).map(|_| {
+        let hub = hub.clone();
+        async move { hub.get_findings().max_results(1).send().await.map(|_| ()) }
+    });
+    for result in futures_join_all(calls).await {
+        result.unwrap();
+    }
+    let requests: std::collections::HashMap<String, u64> = serde_json::from_str(
+        &http_get(&format!("{}/_sim/requests", sim.url))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let get_findings: u64 = requests
+        .iter()
+        .filter(|(k, _)| k.ends_with("securityhub/POST /findings"))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(
+        get_findings > 12,
+        "no call was throttled and retried ({get_findings} requests)"
+    );
+
+    // A storm: half of all calls throttled. The SDK's retries still get every answer.
+    let (status, _) = crate::support::http_with_body(
+        "POST",
+        &format!("{}/_sim/faults", sim.url),
+        r#"{"throttle_rate": 0.5}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    let guardduty = aws_sdk_guardduty::Client::new(&config);
+    for _ in 0..10 {
+        guardduty.list_detectors().send().await.unwrap();
+    }
+}
+
+/// Runs futures concurrently (no futures-util dependency needed for one test).
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

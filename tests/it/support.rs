@@ -3,14 +3,22 @@
 /// A minimal HTTP/1.0 request, enough for health checks and the simulator's private paths
 /// without an HTTP client dependency. Returns the status code and the body.
 pub async fn http(method: &str, url: &str) -> std::io::Result<(u16, String)> {
+    http_with_body(method, url, "").await
+}
+
+/// Like `http`, with a request body.
+pub async fn http_with_body(method: &str, url: &str, body: &str) -> std::io::Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut stream = tokio::net::TcpStream::connect(host).await?;
     stream
         .write_all(
-            format!("{method} /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "{method} /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
         )
         .await?;
     let mut response = String::new();
