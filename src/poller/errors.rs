@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -43,16 +44,23 @@ impl CallError {
 }
 
 /// Classifies an SDK error by its modeled code and message.
-pub fn classify<E, R>(err: &SdkError<E, R>) -> CallError
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
 {
     if let SdkError::ServiceError(service) = err {
         let e = service.err();
         let code = e.code().unwrap_or("Unknown");
         let message = e.message().unwrap_or("");
-        let text = format!("{code}: {message}");
+        // An answer with no AWS error in it (an HTML 404, a bare 500): say what came back.
+        let text = if e.code().is_none() {
+            format!(
+                "HTTP {} with no AWS error code",
+                service.raw().status().as_u16()
+            )
+        } else {
+            format!("{code}: {message}")
+        };
         let lower = message.to_ascii_lowercase();
         let kind = match code {
             // Security Hub: "Account … is not subscribed to AWS Security Hub".
@@ -109,4 +117,71 @@ fn one_line(e: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     s.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(
+        status: u16,
+        meta: ErrorMetadata,
+    ) -> SdkError<aws_sdk_guardduty::operation::list_findings::ListFindingsError, HttpResponse>
+    {
+        let raw = HttpResponse::new(
+            StatusCode::try_from(status).unwrap(),
+            SdkBody::from("<html>Not Found</html>"),
+        );
+        SdkError::service_error(
+            aws_sdk_guardduty::operation::list_findings::ListFindingsError::generic(meta),
+            raw,
+        )
+    }
+
+    #[test]
+    fn an_answer_without_an_aws_error_says_its_status() {
+        let e = classify(&service_error(404, ErrorMetadata::builder().build()));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (FailureKind::Other, "HTTP 404 with no AWS error code")
+        );
+    }
+
+    #[test]
+    fn modeled_codes_map_to_kinds() {
+        let cases = [
+            (
+                "InvalidAccessException",
+                "Account 1 is not subscribed to AWS Security Hub",
+                FailureKind::NotEnabled,
+            ),
+            (
+                "AccessDeniedException",
+                "Macie is not enabled.",
+                FailureKind::NotEnabled,
+            ),
+            (
+                "AccessDeniedException",
+                "User is not authorized",
+                FailureKind::AccessDenied,
+            ),
+            (
+                "TooManyRequestsException",
+                "Rate exceeded",
+                FailureKind::Throttled,
+            ),
+            ("InternalServerException", "boom", FailureKind::Other),
+        ];
+        for (code, message, kind) in cases {
+            let e = classify(&service_error(
+                400,
+                ErrorMetadata::builder().code(code).message(message).build(),
+            ));
+            assert_eq!(e.kind, kind, "{code}");
+            assert_eq!(e.message, format!("{code}: {message}"));
+        }
+    }
 }

@@ -7,6 +7,7 @@
 mod cli;
 mod deploy;
 mod moto;
+mod moto_poll;
 mod poll;
 mod sim;
 mod sim_accessanalyzer;
