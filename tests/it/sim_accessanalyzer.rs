@@ -8,16 +8,10 @@ use aws_sdk_accessanalyzer::types::{
     OrderBy, ResourceType, SortCriteria, Type,
 };
 use sightline::sim::catalogue::ANALYZER_TYPES;
-use sightline::sim::org::{Access, Options, Service, State};
+use sightline::sim::org::{Service, State};
 use sightline::sim::server::spawn;
 
-fn options() -> Options {
-    Options {
-        accounts: 8,
-        regions: 2,
-        ..Options::default()
-    }
-}
+use crate::support;
 
 /// One finding of the target as the estate holds it.
 struct Expected {
@@ -51,27 +45,11 @@ async fn list(
 
 #[tokio::test]
 async fn access_analyzer_findings_through_the_sdk() {
-    let sim = spawn(options()).await.unwrap();
+    let sim = spawn(support::sim_options()).await.unwrap();
     let (account_id, region, expected, disabled, denied, org) = {
         let e = sim.state.estate.read().unwrap();
-        let mut best: Option<(usize, usize, usize)> = None;
-        let mut disabled = None;
-        for (a, account) in e.accounts.iter().enumerate() {
-            if account.access != Access::Allowed {
-                continue;
-            }
-            for r in 0..e.regions.len() {
-                if e.is_enabled(a, r, Service::AccessAnalyzer) {
-                    let n = e.target_findings(a, r, Service::AccessAnalyzer).count();
-                    if best.is_none_or(|(_, _, b)| n > b) {
-                        best = Some((a, r, n));
-                    }
-                } else if disabled.is_none() {
-                    disabled = Some((account.id.clone(), e.regions[r].clone()));
-                }
-            }
-        }
-        let (a, r, _) = best.unwrap();
+        let (a, r) = support::busiest(&e, Service::AccessAnalyzer).unwrap();
+        let disabled = support::disabled(&e, Service::AccessAnalyzer).unwrap();
         let expected: Vec<Expected> = e
             .target_findings(a, r, Service::AccessAnalyzer)
             .map(|f| Expected {
@@ -80,19 +58,14 @@ async fn access_analyzer_findings_through_the_sdk() {
                 state: f.state,
             })
             .collect();
-        let denied = e
-            .accounts
-            .iter()
-            .find(|a| a.access == Access::ServicesDenied)
-            .unwrap()
-            .id
-            .clone();
+        let denied = e.accounts[support::services_denied(&e).unwrap()].id.clone();
         let org: HashSet<String> = e.accounts.iter().map(|a| a.id.clone()).collect();
+        let (account_id, region) = support::target_ids(&e, (a, r));
         (
-            e.accounts[a].id.clone(),
-            e.regions[r].clone(),
+            account_id,
+            region,
             expected,
-            disabled.unwrap(),
+            support::target_ids(&e, disabled),
             denied,
             org,
         )

@@ -4,9 +4,11 @@
 use aws_sdk_guardduty::Client;
 use aws_sdk_guardduty::error::ProvideErrorMetadata;
 use aws_sdk_guardduty::types::{Condition, FindingCriteria, OrderBy, SortCriteria};
-use sightline::sim::org::{Access, Estate, Options, Service, State};
+use sightline::sim::org::{Estate, Options, Service, State};
 use sightline::sim::server::{self, SimHandle};
 use sightline::sim::services::guardduty::{detector_id, finding_id};
+
+use crate::support;
 
 /// What a target should serve, read from the simulator's own estate before any request.
 struct Target {
@@ -19,34 +21,28 @@ struct Target {
 
 fn targets(estate: &Estate) -> Vec<Target> {
     let mut out = Vec::new();
-    for (a, account) in estate.accounts.iter().enumerate() {
-        for (r, region) in estate.regions.iter().enumerate() {
-            if account.access != Access::Allowed || !estate.is_enabled(a, r, Service::GuardDuty) {
-                continue;
-            }
-            let all: Vec<_> = estate.target_findings(a, r, Service::GuardDuty).collect();
-            out.push(Target {
-                account_id: account.id.clone(),
-                region: region.clone(),
-                served: all
-                    .iter()
-                    .filter(|f| f.state != State::Resolved)
-                    .map(|f| {
-                        (
-                            finding_id(estate.seed, f.serial),
-                            f.updated,
-                            f.state == State::Suppressed,
-                            f.level,
-                        )
-                    })
-                    .collect(),
-                resolved: all
-                    .iter()
-                    .filter(|f| f.state == State::Resolved)
-                    .map(|f| finding_id(estate.seed, f.serial))
-                    .collect(),
-            });
-        }
+    for t in support::served_targets(estate, Service::GuardDuty) {
+        out.push(Target {
+            account_id: t.account_id,
+            region: t.region,
+            served: t
+                .served
+                .iter()
+                .map(|f| {
+                    (
+                        finding_id(estate.seed, f.serial),
+                        f.updated,
+                        f.state == State::Suppressed,
+                        f.level,
+                    )
+                })
+                .collect(),
+            resolved: t
+                .resolved
+                .iter()
+                .map(|f| finding_id(estate.seed, f.serial))
+                .collect(),
+        });
     }
     out
 }
@@ -85,12 +81,7 @@ async fn list_ids(
 
 #[tokio::test]
 async fn guardduty_through_the_sdk() {
-    let opts = Options {
-        accounts: 8,
-        regions: 2,
-        ..Options::default()
-    };
-    let sim = server::spawn(opts).await.unwrap();
+    let sim = server::spawn(support::sim_options()).await.unwrap();
     // A month on the virtual clock, so some findings are resolved (gone) and some archived.
     sim.state.estate.write().unwrap().advance(30);
     let targets = targets(&sim.state.estate.read().unwrap());
@@ -314,12 +305,7 @@ async fn guardduty_through_the_sdk() {
     // An account whose role may not call GuardDuty: AccessDeniedException (unmodeled here).
     let denied = {
         let estate = sim.state.estate.read().unwrap();
-        estate
-            .accounts
-            .iter()
-            .find(|a| a.access == Access::ServicesDenied)
-            .map(|a| (a.id.clone(), estate.regions[0].clone()))
-            .unwrap()
+        support::target_ids(&estate, (support::services_denied(&estate).unwrap(), 0))
     };
     let err = client(&sim, &denied.0, &denied.1)
         .list_detectors()
@@ -342,14 +328,10 @@ async fn guardduty_not_enabled_has_no_detector() {
     .unwrap();
     let off = {
         let estate = sim.state.estate.read().unwrap();
-        (0..estate.accounts.len())
-            .flat_map(|a| (0..estate.regions.len()).map(move |r| (a, r)))
-            .find(|&(a, r)| {
-                estate.accounts[a].access == Access::Allowed
-                    && !estate.is_enabled(a, r, Service::GuardDuty)
-            })
-            .map(|(a, r)| (estate.accounts[a].id.clone(), estate.regions[r].clone()))
-            .unwrap()
+        support::target_ids(
+            &estate,
+            support::disabled(&estate, Service::GuardDuty).unwrap(),
+        )
     };
     let gd = client(&sim, &off.0, &off.1);
     let detectors = gd.list_detectors().send().await.unwrap();

@@ -9,16 +9,10 @@ use aws_sdk_inspector2::types::{
     DateFilter, FilterCriteria, Finding, FindingStatus, FindingType, ResourceType, Severity,
     SortCriteria, SortField, SortOrder, Status, StringComparison, StringFilter,
 };
-use sightline::sim::org::{Access, Options, Service, State};
+use sightline::sim::org::{Service, State};
 use sightline::sim::server::spawn;
 
-fn options() -> Options {
-    Options {
-        accounts: 8,
-        regions: 2,
-        ..Options::default()
-    }
-}
+use crate::support;
 
 /// What the estate holds in one target, to check the answers against.
 struct Target {
@@ -56,42 +50,21 @@ async fn all(
 
 #[tokio::test]
 async fn inspector_findings_through_the_sdk() {
-    let sim = spawn(options()).await.unwrap();
+    let sim = spawn(support::sim_options()).await.unwrap();
     let (target, disabled, denied) = {
         let e = sim.state.estate.read().unwrap();
-        let mut best: Option<(usize, usize, usize)> = None;
-        let mut disabled = None;
-        for (a, account) in e.accounts.iter().enumerate() {
-            if account.access != Access::Allowed {
-                continue;
-            }
-            for r in 0..e.regions.len() {
-                if e.is_enabled(a, r, Service::Inspector) {
-                    let n = e.target_findings(a, r, Service::Inspector).count();
-                    if best.is_none_or(|(_, _, b)| n > b) {
-                        best = Some((a, r, n));
-                    }
-                } else if disabled.is_none() {
-                    disabled = Some((account.id.clone(), e.regions[r].clone()));
-                }
-            }
-        }
-        let (a, r, _) = best.unwrap();
+        let (a, r) = support::busiest(&e, Service::Inspector).unwrap();
+        let disabled = support::disabled(&e, Service::Inspector).unwrap();
         let findings: Vec<_> = e.target_findings(a, r, Service::Inspector).collect();
+        let (account_id, region) = support::target_ids(&e, (a, r));
         let target = Target {
-            account_id: e.accounts[a].id.clone(),
-            region: e.regions[r].clone(),
+            account_id,
+            region,
             states: findings.iter().map(|f| f.state).collect(),
             updated: findings.iter().map(|f| f.updated).collect(),
         };
-        let denied = e
-            .accounts
-            .iter()
-            .find(|a| a.access == Access::ServicesDenied)
-            .unwrap()
-            .id
-            .clone();
-        (target, disabled.unwrap(), denied)
+        let denied = e.accounts[support::services_denied(&e).unwrap()].id.clone();
+        (target, support::target_ids(&e, disabled), denied)
     };
     let client =
         aws_sdk_inspector2::Client::new(&sim.client_config(&target.account_id, &target.region));

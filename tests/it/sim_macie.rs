@@ -7,9 +7,11 @@ use aws_sdk_macie2::types::{
     OrderBy, SeverityDescription, SortCriteria,
 };
 use sightline::sim::catalogue::MACIE_TYPES;
-use sightline::sim::org::{Access, Estate, Options, Service, State};
+use sightline::sim::org::{Estate, Service, State};
 use sightline::sim::server::{self, SimHandle};
 use sightline::sim::services::macie::finding_id;
+
+use crate::support;
 
 /// A served finding as the estate knows it.
 struct Expected {
@@ -30,33 +32,27 @@ struct Target {
 
 fn targets(estate: &Estate) -> Vec<Target> {
     let mut out = Vec::new();
-    for (a, account) in estate.accounts.iter().enumerate() {
-        for (r, region) in estate.regions.iter().enumerate() {
-            if account.access != Access::Allowed || !estate.is_enabled(a, r, Service::Macie) {
-                continue;
-            }
-            let all: Vec<_> = estate.target_findings(a, r, Service::Macie).collect();
-            out.push(Target {
-                account_id: account.id.clone(),
-                region: region.clone(),
-                served: all
-                    .iter()
-                    .filter(|f| f.state != State::Resolved)
-                    .map(|f| Expected {
-                        id: finding_id(estate.seed, f.serial),
-                        updated: f.updated,
-                        archived: f.state == State::Suppressed,
-                        kind: f.kind as usize,
-                        level: f.level,
-                    })
-                    .collect(),
-                resolved: all
-                    .iter()
-                    .filter(|f| f.state == State::Resolved)
-                    .map(|f| finding_id(estate.seed, f.serial))
-                    .collect(),
-            });
-        }
+    for t in support::served_targets(estate, Service::Macie) {
+        out.push(Target {
+            account_id: t.account_id,
+            region: t.region,
+            served: t
+                .served
+                .iter()
+                .map(|f| Expected {
+                    id: finding_id(estate.seed, f.serial),
+                    updated: f.updated,
+                    archived: f.state == State::Suppressed,
+                    kind: f.kind as usize,
+                    level: f.level,
+                })
+                .collect(),
+            resolved: t
+                .resolved
+                .iter()
+                .map(|f| finding_id(estate.seed, f.serial))
+                .collect(),
+        });
     }
     out
 }
@@ -93,13 +89,7 @@ async fn list_ids(
 
 #[tokio::test]
 async fn macie_through_the_sdk() {
-    let sim = server::spawn(Options {
-        accounts: 8,
-        regions: 2,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let sim = server::spawn(support::sim_options()).await.unwrap();
     // Two months on the virtual clock, so some findings are resolved (gone) and some archived.
     sim.state.estate.write().unwrap().advance(60);
     let targets = targets(&sim.state.estate.read().unwrap());
@@ -246,21 +236,12 @@ async fn macie_through_the_sdk() {
     // Where Macie is off, and for an account whose role may not call it: AccessDeniedException.
     let (off, denied) = {
         let estate = sim.state.estate.read().unwrap();
-        let off = (0..estate.accounts.len())
-            .flat_map(|a| (0..estate.regions.len()).map(move |r| (a, r)))
-            .find(|&(a, r)| {
-                estate.accounts[a].access == Access::Allowed
-                    && !estate.is_enabled(a, r, Service::Macie)
-            })
-            .map(|(a, r)| (estate.accounts[a].id.clone(), estate.regions[r].clone()))
-            .unwrap();
-        let denied = estate
-            .accounts
-            .iter()
-            .find(|a| a.access == Access::ServicesDenied)
-            .map(|a| (a.id.clone(), estate.regions[0].clone()))
-            .unwrap();
-        (off, denied)
+        let off = support::disabled(&estate, Service::Macie).unwrap();
+        let denied = (support::services_denied(&estate).unwrap(), 0);
+        (
+            support::target_ids(&estate, off),
+            support::target_ids(&estate, denied),
+        )
     };
     let off = client(&sim, &off.0, &off.1);
     let err = off

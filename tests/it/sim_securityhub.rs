@@ -8,9 +8,11 @@ use aws_sdk_securityhub::types::{
     DateFilter, DateRange, DateRangeUnit, RecordState, SeverityLabel, SortCriterion, SortOrder,
     StringFilter, StringFilterComparison, WorkflowStatus,
 };
-use sightline::sim::org::{Access, Estate, Options, Service, State};
+use sightline::sim::org::{Estate, Options, Service, State};
 use sightline::sim::server::{SimHandle, spawn};
 use sightline::sim::wire;
+
+use crate::support;
 
 const DAY: i64 = 86_400;
 
@@ -34,9 +36,7 @@ fn run(test: impl std::future::Future<Output = ()> + Send + 'static) {
 fn options(seed: u64) -> Options {
     Options {
         seed,
-        accounts: 8,
-        regions: 2,
-        ..Options::default()
+        ..support::sim_options()
     }
 }
 
@@ -51,14 +51,8 @@ fn pick_seed() -> u64 {
         .unwrap()
 }
 
-fn targets(e: &Estate) -> impl Iterator<Item = (usize, usize)> + '_ {
-    (0..e.accounts.len())
-        .flat_map(move |a| (0..e.regions.len()).map(move |r| (a, r)))
-        .filter(|&(a, _)| e.accounts[a].access == Access::Allowed)
-}
-
 fn busy(e: &Estate) -> Option<(usize, usize)> {
-    targets(e).find(|&(a, r)| {
+    support::allowed_targets(e).find(|&(a, r)| {
         e.is_enabled(a, r, Service::SecurityHub)
             && Service::ALL
                 .iter()
@@ -67,43 +61,27 @@ fn busy(e: &Estate) -> Option<(usize, usize)> {
 }
 
 fn disabled(e: &Estate) -> Option<(usize, usize)> {
-    targets(e).find(|&(a, r)| !e.is_enabled(a, r, Service::SecurityHub))
-}
-
-/// `POST` with a JSON body to the simulator's private paths (the shared helper sends none).
-async fn post_json(url: &str, body: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let request = format!(
-        "POST /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    support::disabled(e, Service::SecurityHub)
 }
 
 /// A simulator without rate limits (paging in small pages would otherwise be throttled), and
 /// the ids of its busy and disabled targets.
 async fn simulator() -> (SimHandle, (String, String), (String, String)) {
     let sim = spawn(options(pick_seed())).await.unwrap();
-    let status = post_json(
+    let (status, _) = support::http_with_body(
+        "POST",
         &format!("{}/_sim/faults", sim.url),
         r#"{"no_rate_limits": true}"#,
     )
-    .await;
+    .await
+    .unwrap();
     assert_eq!(status, 200);
     let (busy, disabled) = {
         let e = sim.state.estate.read().unwrap();
-        let name = |(a, r): (usize, usize)| (e.accounts[a].id.clone(), e.regions[r].clone());
-        (name(busy(&e).unwrap()), name(disabled(&e).unwrap()))
+        (
+            support::target_ids(&e, busy(&e).unwrap()),
+            support::target_ids(&e, disabled(&e).unwrap()),
+        )
     };
     (sim, busy, disabled)
 }
@@ -212,10 +190,7 @@ async fn describe_hub_and_not_subscribed_through_the_sdk_body() {
     // An account whose role lacks permissions: the unmodeled AccessDeniedException.
     let denied = {
         let e = sim.state.estate.read().unwrap();
-        e.accounts
-            .iter()
-            .find(|a| a.access == Access::ServicesDenied)
-            .map(|a| (a.id.clone(), e.regions[0].clone()))
+        support::services_denied(&e).map(|a| support::target_ids(&e, (a, 0)))
     };
     if let Some(denied) = denied {
         let err = client(&sim, &denied)

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+use sightline::sim::org::{Access, Estate, Finding, Options, Service, State};
+
 /// A minimal HTTP/1.0 request, enough for health checks and the simulator's private paths
 /// without an HTTP client dependency. Returns the status code and the body.
 pub async fn http(method: &str, url: &str) -> std::io::Result<(u16, String)> {
@@ -38,4 +40,84 @@ pub async fn http_get(url: &str) -> std::io::Result<String> {
         (200, body) => Ok(body),
         (status, _) => Err(std::io::Error::other(format!("HTTP {status}"))),
     }
+}
+
+/// The organisation the simulator tests simulate unless they need another: eight accounts in
+/// two regions.
+pub fn sim_options() -> Options {
+    Options {
+        accounts: 8,
+        regions: 2,
+        ..Options::default()
+    }
+}
+
+/// A target's (account id, region code), as an SDK client config names it.
+pub fn target_ids(e: &Estate, (account, region): (usize, usize)) -> (String, String) {
+    (e.accounts[account].id.clone(), e.regions[region].clone())
+}
+
+/// Every (account, region) whose account lets Sightline in, account by account.
+pub fn allowed_targets(e: &Estate) -> impl Iterator<Item = (usize, usize)> + '_ {
+    (0..e.accounts.len())
+        .flat_map(move |a| (0..e.regions.len()).map(move |r| (a, r)))
+        .filter(|&(a, _)| e.accounts[a].access == Access::Allowed)
+}
+
+/// The allowed targets where `service` is on.
+pub fn enabled_targets(e: &Estate, service: Service) -> impl Iterator<Item = (usize, usize)> + '_ {
+    allowed_targets(e).filter(move |&(a, r)| e.is_enabled(a, r, service))
+}
+
+/// The allowed target where `service` is on with the most findings (the first of equals).
+pub fn busiest(e: &Estate, service: Service) -> Option<(usize, usize)> {
+    let mut best: Option<((usize, usize), usize)> = None;
+    for (a, r) in enabled_targets(e, service) {
+        let n = e.target_findings(a, r, service).count();
+        if best.is_none_or(|(_, b)| n > b) {
+            best = Some(((a, r), n));
+        }
+    }
+    best.map(|(target, _)| target)
+}
+
+/// The first allowed target where `service` is off.
+pub fn disabled(e: &Estate, service: Service) -> Option<(usize, usize)> {
+    allowed_targets(e).find(|&(a, r)| !e.is_enabled(a, r, service))
+}
+
+/// The account whose role may be assumed but may call no service.
+pub fn services_denied(e: &Estate) -> Option<usize> {
+    e.accounts
+        .iter()
+        .position(|a| a.access == Access::ServicesDenied)
+}
+
+/// One target of a service that forgets resolved findings (GuardDuty, Macie), as the estate
+/// holds it before any request.
+pub struct ServedTarget<'e> {
+    pub account_id: String,
+    pub region: String,
+    /// What the service still serves, oldest first.
+    pub served: Vec<&'e Finding>,
+    /// What it has forgotten.
+    pub resolved: Vec<&'e Finding>,
+}
+
+/// Every allowed target where `service` is on, with its findings split into served and resolved.
+pub fn served_targets(e: &Estate, service: Service) -> Vec<ServedTarget<'_>> {
+    enabled_targets(e, service)
+        .map(|(a, r)| {
+            let (account_id, region) = target_ids(e, (a, r));
+            let (resolved, served) = e
+                .target_findings(a, r, service)
+                .partition(|f| f.state == State::Resolved);
+            ServedTarget {
+                account_id,
+                region,
+                served,
+                resolved,
+            }
+        })
+        .collect()
 }

@@ -6,20 +6,24 @@
 
 use std::cmp::Ordering;
 
-use axum::body::Body;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use crate::sim::catalogue::{ANALYZER_TYPES, AnalyzerType};
 use crate::sim::org::{Estate, Finding, Service, State};
 use crate::sim::rng::Rng;
-use crate::sim::wire::{self, Ctx, SimRequest};
+use crate::sim::wire::{self, BodyError, Ctx, Page, Paging, PagingError, SimRequest};
 
-/// The page size when a client sends no `maxResults`. Access Analyzer documents no bound; the
-/// simulator serves at most `MAX_PAGE` per page whatever is asked (the SDK follows nextToken).
-const DEFAULT_RESULTS: usize = 100;
-const MAX_PAGE: usize = 1000;
+/// 100 per page when a client sends no `maxResults`. Access Analyzer documents no bound; the
+/// simulator serves at most 1000 per page whatever is asked (the SDK follows nextToken).
+const PAGING: Paging = Paging {
+    default: 100,
+    max: 1000,
+    clamp: true,
+    strict_null: false,
+    empty_token_is_first: false,
+};
 const DAY: i64 = 86_400;
 /// The analyzers exist from before any finding: 2026-01-01, or a day before the oldest one.
 const ANALYZERS_CREATED: i64 = 1_767_225_600;
@@ -68,12 +72,7 @@ pub fn native_finding(estate: &Estate, f: &Finding) -> Option<Value> {
 /// has `Id` = this ARN + "/" + the finding's `resource`.
 pub fn analyzer_arn(estate: &Estate, f: &Finding) -> Option<String> {
     let (ctx, kind) = owner(estate, f)?;
-    let analyzer = if kind.unused {
-        Analyzer::Unused
-    } else {
-        Analyzer::External
-    };
-    Some(analyzer.arn(&ctx))
+    Some(Analyzer::new(kind.unused).arn(&ctx))
 }
 
 /// The context of the account and region a finding lives in, and its catalogue entry.
@@ -82,19 +81,18 @@ fn owner(estate: &Estate, f: &Finding) -> Option<(Ctx, &'static AnalyzerType)> {
         return None;
     }
     let kind = ANALYZER_TYPES.get(f.kind as usize)?;
-    let ctx = Ctx {
-        account: f.account as usize,
-        account_id: estate.accounts.get(f.account as usize)?.id.clone(),
-        region: f.region as usize,
-        region_code: estate.regions.get(f.region as usize)?.clone(),
-        service: Service::AccessAnalyzer,
-    };
+    let ctx = Ctx::of(
+        estate,
+        f.account as usize,
+        f.region as usize,
+        Service::AccessAnalyzer,
+    )?;
     Some((ctx, kind))
 }
 
 /// The two analyzers the simulator keeps in every account+region where Access Analyzer is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Analyzer {
+pub(crate) enum Analyzer {
     /// Type ACCOUNT: external access.
     External,
     /// Type ACCOUNT_UNUSED_ACCESS.
@@ -103,6 +101,15 @@ enum Analyzer {
 
 impl Analyzer {
     const ALL: [Analyzer; 2] = [Analyzer::External, Analyzer::Unused];
+
+    /// The analyzer of unused access, or of external access.
+    pub(crate) fn new(unused: bool) -> Analyzer {
+        if unused {
+            Analyzer::Unused
+        } else {
+            Analyzer::External
+        }
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -118,7 +125,8 @@ impl Analyzer {
         }
     }
 
-    fn arn(self, ctx: &Ctx) -> String {
+    /// Its ARN in the caller's account and region.
+    pub(crate) fn arn(self, ctx: &Ctx) -> String {
         format!(
             "arn:aws:access-analyzer:{}:{}:analyzer/{}",
             ctx.region_code,
@@ -173,12 +181,7 @@ fn list_analyzers(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
     if let Some(kind) = kind.filter(|k| !TYPES.contains(k)) {
         return validation(&format!("{kind:?} is not an analyzer type"));
     }
-    let (page_size, offset) = match paging(
-        req.query
-            .get("maxResults")
-            .map(|s| s.parse::<i64>().map_err(|_| ())),
-        req.query.get("nextToken").map(String::as_str),
-    ) {
+    let page = match paging(PAGING.from_query(&req.query)) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -191,13 +194,11 @@ fn list_analyzers(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         } else {
             Vec::new()
         };
-    let rendered: Vec<Value> = analyzers
-        .iter()
-        .skip(offset)
-        .take(page_size)
+    let rendered: Vec<Value> = page
+        .of(&analyzers)
         .map(|a| render_analyzer(estate, ctx, *a))
         .collect();
-    page("analyzers", rendered, offset, page_size, analyzers.len())
+    page.answer("analyzers", rendered, "nextToken", analyzers.len())
 }
 
 /// An `AnalyzerSummary`.
@@ -250,16 +251,14 @@ fn list_findings_v2(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
             Ok(a) => a,
             Err(r) => return r,
         };
-    let (page_size, offset) = match paging(
-        body.get("maxResults")
-            .filter(|v| !v.is_null())
-            .map(|v| v.as_i64().ok_or(())),
-        match body.get("nextToken") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(t)) => Some(t.as_str()),
-            Some(_) => return validation("nextToken must be a string"),
-        },
-    ) {
+    // A nextToken that is not a string is refused before maxResults is looked at.
+    if body
+        .get("nextToken")
+        .is_some_and(|t| !t.is_null() && !t.is_string())
+    {
+        return validation("nextToken must be a string");
+    }
+    let page = match paging(PAGING.from_body(&body, "maxResults", "nextToken")) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -276,23 +275,18 @@ fn list_findings_v2(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         .filter(|v| criteria.iter().all(|c| c.matches(v)))
         .collect();
     if let Some((attr, descending)) = sort {
-        findings.sort_by(|a, b| {
-            let primary = compare(attr, a, b);
-            let primary = if descending {
-                primary.reverse()
-            } else {
-                primary
-            };
-            primary.then(a.finding.serial.cmp(&b.finding.serial))
-        });
+        wire::sort_for_paging(
+            &mut findings,
+            descending,
+            |v| v.finding.serial,
+            |a, b| compare(attr, a, b),
+        );
     }
-    let rendered: Vec<Value> = findings
-        .iter()
-        .skip(offset)
-        .take(page_size)
+    let rendered: Vec<Value> = page
+        .of(&findings)
         .map(|v| Value::Object(summary(v)))
         .collect();
-    page("findings", rendered, offset, page_size, findings.len())
+    page.answer("findings", rendered, "nextToken", findings.len())
 }
 
 /// `GET /findingv2/{id}?analyzerArn=…`: one finding with its `findingDetails`, paged.
@@ -305,12 +299,7 @@ fn get_finding_v2(estate: &Estate, ctx: &Ctx, req: &SimRequest, id: &str) -> Res
         Ok(a) => a,
         Err(r) => return r,
     };
-    let (page_size, offset) = match paging(
-        req.query
-            .get("maxResults")
-            .map(|s| s.parse::<i64>().map_err(|_| ())),
-        req.query.get("nextToken").map(String::as_str),
-    ) {
+    let page = match paging(PAGING.from_query(&req.query)) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -328,52 +317,23 @@ fn get_finding_v2(estate: &Estate, ctx: &Ctx, req: &SimRequest, id: &str) -> Res
     let mut out = summary(&view);
     out.insert(
         "findingDetails".into(),
-        Value::Array(
-            details
-                .iter()
-                .skip(offset)
-                .take(page_size)
-                .cloned()
-                .collect(),
-        ),
+        Value::Array(page.of(&details).cloned().collect()),
     );
-    if offset.saturating_add(page_size) < details.len() {
-        out.insert(
-            "nextToken".into(),
-            Value::String(wire::encode_token(offset + page_size)),
-        );
+    if let Some(token) = page.next_token(details.len()) {
+        out.insert("nextToken".into(), Value::String(token));
     }
     wire::json_ok(Value::Object(out))
 }
 
-/// A list answer under `key`, with `nextToken` while more remain.
-fn page(key: &str, items: Vec<Value>, offset: usize, page_size: usize, total: usize) -> Response {
-    let mut out = Map::new();
-    out.insert(key.into(), Value::Array(items));
-    if offset.saturating_add(page_size) < total {
-        out.insert(
-            "nextToken".into(),
-            Value::String(wire::encode_token(offset + page_size)),
-        );
-    }
-    wire::json_ok(Value::Object(out))
-}
-
-/// `maxResults` (absent, or an integer that must be positive) and `nextToken`.
-fn paging(
-    max_results: Option<Result<i64, ()>>,
-    token: Option<&str>,
-) -> Result<(usize, usize), Response> {
-    let page_size = match max_results {
-        None => DEFAULT_RESULTS,
-        Some(Ok(n)) if n >= 1 => (n as usize).min(MAX_PAGE),
-        Some(_) => return Err(validation("maxResults must be a positive integer")),
-    };
-    let offset = match token {
-        None => 0,
-        Some(t) => wire::decode_token(t).ok_or_else(|| validation("invalid nextToken"))?,
-    };
-    Ok((page_size, offset))
+/// The page asked for, or Access Analyzer's answer to a bad `maxResults` or `nextToken`.
+fn paging(page: Result<Page, PagingError>) -> Result<Page, Response> {
+    page.map_err(|e| {
+        validation(match e {
+            PagingError::MaxResults => "maxResults must be a positive integer",
+            PagingError::TokenNotAString => "nextToken must be a string",
+            PagingError::BadToken => "invalid nextToken",
+        })
+    })
 }
 
 /// A finding as the filters and the sort see it, before it is rendered.
@@ -444,7 +404,7 @@ impl<'a> View<'a> {
 
 /// The outside account a non-public finding grants access to: another account of the
 /// organisation (outside an ACCOUNT analyzer's zone of trust) or a stranger.
-fn cross_account_principal(estate: &Estate, ctx: &Ctx, f: &Finding) -> String {
+pub(crate) fn cross_account_principal(estate: &Estate, ctx: &Ctx, f: &Finding) -> String {
     let n = estate.accounts.len();
     if n < 2 || f.serial.is_multiple_of(3) {
         return EXTERNAL_ACCOUNT.to_owned();
@@ -458,7 +418,7 @@ fn cross_account_principal(estate: &Estate, ctx: &Ctx, f: &Finding) -> String {
 }
 
 /// The actions an external principal is granted, per resource type.
-fn actions(resource_type: &str, public: bool) -> &'static [&'static str] {
+pub(crate) fn actions(resource_type: &str, public: bool) -> &'static [&'static str] {
     match resource_type {
         "AWS::S3::Bucket" if public => &["s3:GetObject"],
         "AWS::S3::Bucket" => &["s3:GetObject", "s3:ListBucket"],
@@ -471,8 +431,9 @@ fn actions(resource_type: &str, public: bool) -> &'static [&'static str] {
     }
 }
 
-/// The resource ARN and `resourceType` of a finding, named from its serial.
-fn resource(
+/// The resource ARN and `resourceType` of a finding, named from its serial: one resource per
+/// finding, so an external-access finding's analyzer and resource name it.
+pub(crate) fn resource(
     estate: &Estate,
     ctx: &Ctx,
     f: &Finding,
@@ -727,12 +688,11 @@ fn parse_filter(value: Option<&Value>) -> Result<Vec<Criterion>, Response> {
         let list = |name: &str| -> Result<Option<Vec<String>>, Response> {
             match c.get(name) {
                 None | Some(Value::Null) => Ok(None),
-                Some(Value::Array(items)) if (1..=20).contains(&items.len()) => items
-                    .iter()
-                    .map(|i| i.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-                    .map(Some)
-                    .ok_or_else(|| validation(&format!("filter.{key}.{name} holds strings"))),
+                Some(list @ Value::Array(items)) if (1..=20).contains(&items.len()) => {
+                    wire::string_list(list)
+                        .map(Some)
+                        .ok_or_else(|| validation(&format!("filter.{key}.{name} holds strings")))
+                }
                 Some(_) => Err(validation(&format!(
                     "filter.{key}.{name} must be a list of 1 to 20 strings"
                 ))),
@@ -818,7 +778,7 @@ fn uuid(seed: u64, serial: u32, tag: Tag) -> String {
 }
 
 /// The finding id: a UUID, like the real ones.
-fn finding_id(seed: u64, serial: u32) -> String {
+pub(crate) fn finding_id(seed: u64, serial: u32) -> String {
     uuid(seed, serial, Tag::Finding)
 }
 
@@ -834,22 +794,17 @@ fn alnum(seed: u64, serial: u32, tag: Tag, len: usize, upper: bool) -> String {
 }
 
 fn parse_body(req: &SimRequest) -> Result<Map<String, Value>, Response> {
-    if req.body.is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(&req.body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(error(
+    req.json_object().map_err(|e| {
+        let message = match e {
+            BodyError::NotAnObject => "the request body must be a JSON object".to_owned(),
+            BodyError::Malformed(e) => format!("malformed JSON body: {e}"),
+        };
+        error(
             StatusCode::BAD_REQUEST,
             "ValidationException",
-            json!({ "message": "the request body must be a JSON object", "reason": "cannotParse" }),
-        )),
-        Err(e) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "ValidationException",
-            json!({ "message": format!("malformed JSON body: {e}"), "reason": "cannotParse" }),
-        )),
-    }
+            json!({ "message": message, "reason": "cannotParse" }),
+        )
+    })
 }
 
 /// Access Analyzer's ValidationException, with the `reason` member its model requires.
@@ -872,25 +827,17 @@ fn not_found(message: &str, id: &str, resource_type: &str) -> Response {
 
 /// A restJson1 error as `wire::rest_error` sends it, with the error's other members in the body.
 fn error(status: StatusCode, code: &str, mut body: Value) -> Response {
-    let message = body
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let (mut parts, _) = wire::rest_error(status, code, &message).into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
     if let Some(map) = body.as_object_mut() {
         map.insert("__type".into(), json!(code));
     }
-    Response::from_parts(parts, Body::from(body.to_string()))
+    wire::json_error(status, code, body)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{HashMap, HashSet};
+    use std::collections::HashSet;
 
-    use axum::body::Bytes;
-
+    use super::super::testing;
     use super::*;
     use crate::sim::org::Options;
 
@@ -903,13 +850,7 @@ mod tests {
     }
 
     fn ctx(e: &Estate, (account, region): (usize, usize)) -> Ctx {
-        Ctx {
-            account,
-            account_id: e.accounts[account].id.clone(),
-            region,
-            region_code: e.regions[region].clone(),
-            service: Service::AccessAnalyzer,
-        }
+        testing::ctx(e, account, region, Service::AccessAnalyzer)
     }
 
     fn call(
@@ -920,22 +861,9 @@ mod tests {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let req = SimRequest {
-            method,
-            path: path.to_owned(),
-            query: query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<HashMap<_, _>>(),
-            body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
-        };
-        let response = handle(e, c, &req);
-        let status = response.status();
-        let bytes = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
-            .unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = testing::request(method, path, query, body);
+        let (status, _, bytes) = testing::parts(handle(e, c, &req));
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
@@ -943,18 +871,8 @@ mod tests {
         call(e, c, Method::POST, "/findingv2", &[], Some(body))
     }
 
-    fn list_all(e: &Estate, c: &Ctx, mut body: Value) -> Vec<Value> {
-        let mut out = Vec::new();
-        for _ in 0..10_000 {
-            let (status, page) = list(e, c, body.clone());
-            assert_eq!(status, StatusCode::OK, "{page}");
-            out.extend(page["findings"].as_array().unwrap().iter().cloned());
-            match page.get("nextToken") {
-                Some(t) => body["nextToken"] = t.clone(),
-                None => return out,
-            }
-        }
-        panic!("pagination does not end");
+    fn list_all(e: &Estate, c: &Ctx, body: Value) -> Vec<Value> {
+        testing::all_pages(|b| list(e, c, b), body, "findings", "nextToken")
     }
 
     fn own(e: &Estate, (a, r): (usize, usize), unused: bool) -> Vec<&Finding> {
@@ -965,21 +883,7 @@ mod tests {
 
     /// The enabled target with the most findings, and a target where the service is off.
     fn targets(e: &Estate) -> ((usize, usize), (usize, usize)) {
-        let mut on: Option<((usize, usize), usize)> = None;
-        let mut off = None;
-        for a in 0..e.accounts.len() {
-            for r in 0..e.regions.len() {
-                if e.is_enabled(a, r, Service::AccessAnalyzer) {
-                    let n = e.target_findings(a, r, Service::AccessAnalyzer).count();
-                    if on.is_none_or(|(_, best)| n > best) {
-                        on = Some(((a, r), n));
-                    }
-                } else if off.is_none() {
-                    off = Some((a, r));
-                }
-            }
-        }
-        (on.unwrap().0, off.unwrap())
+        testing::busiest_and_off(e, Service::AccessAnalyzer)
     }
 
     /// An estate where Access Analyzer holds more findings, for paging and filters.

@@ -9,13 +9,23 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::criteria::{self, CriteriaError, Dialect, Operator};
+use super::serial_ids;
 use crate::sim::catalogue;
 use crate::sim::org::{Estate, Finding, Service, State};
 use crate::sim::rng::Rng;
-use crate::sim::wire::{self, Ctx, SimRequest};
+use crate::sim::wire::{self, BodyError, Ctx, Paging, SimRequest};
 
-/// GuardDuty's documented page size and `GetFindings` batch size.
-const MAX_RESULTS: usize = 50;
+/// GuardDuty's documented page size (`maxResults` 1–50, 50 when not given). It sends an empty
+/// `nextToken` on the last page, so an empty one asks for the first.
+const PAGING: Paging = Paging {
+    default: 50,
+    max: 50,
+    clamp: false,
+    strict_null: true,
+    empty_token_is_first: true,
+};
+/// GuardDuty's `GetFindings` batch size.
 const MAX_FINDING_IDS: usize = 50;
 /// Domains for `Rng::derive`, so no two derived values of a finding collide.
 const ID_DOMAIN: u64 = 0x4744_0001;
@@ -34,12 +44,7 @@ pub fn detector_id(account_id: &str, region: &str) -> String {
 /// A finding's 32-hex id: 24 hex derived from the seed and serial, then the serial itself, so
 /// `GetFindings` can find it again without an index.
 pub fn finding_id(seed: u64, serial: u32) -> String {
-    let mut r = Rng::derive(seed, &[ID_DOMAIN, serial as u64]);
-    format!(
-        "{:016x}{:08x}{serial:08x}",
-        r.next_u64(),
-        r.next_u64() >> 32
-    )
+    serial_ids::id(seed, ID_DOMAIN, serial)
 }
 
 /// The finding ARN, which is also the `Id` of its Security Hub copy.
@@ -94,14 +99,10 @@ fn invalid_input() -> Response {
 
 /// The JSON object body; GuardDuty answers malformed input with BadRequestException.
 fn body(req: &SimRequest) -> Result<Map<String, Value>, Response> {
-    if req.body.is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(&req.body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(bad_request("The request body must be a JSON object.")),
-        Err(e) => Err(bad_request(&format!("Malformed JSON body: {e}"))),
-    }
+    req.json_object().map_err(|e| match e {
+        BodyError::NotAnObject => bad_request("The request body must be a JSON object."),
+        BodyError::Malformed(e) => bad_request(&format!("Malformed JSON body: {e}")),
+    })
 }
 
 /// The caller's own detector, or the error GuardDuty gives for anyone else's.
@@ -118,8 +119,10 @@ fn own_detector(estate: &Estate, ctx: &Ctx, id: &str) -> Result<(), Response> {
 }
 
 fn list_detectors(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
-    if let Some(max) = req.query.get("maxResults")
-        && !matches!(max.parse::<usize>(), Ok(1..=MAX_RESULTS))
+    // ListDetectors reads the page size only: a caller has at most one detector here.
+    if PAGING
+        .size(req.query.get("maxResults").map(|s| s.parse().ok()))
+        .is_err()
     {
         return invalid_input();
     }
@@ -135,15 +138,8 @@ fn get_detector(estate: &Estate, ctx: &Ctx, id: &str) -> Response {
     if let Err(e) = own_detector(estate, ctx, id) {
         return e;
     }
-    // Enabled before any of its findings: well before the estate's first finding.
-    let enabled_at = estate.findings.first().map_or(estate.now, |f| f.created)
-        - 30 * DAY
-        - Rng::derive(
-            estate.seed,
-            &[RESOURCE_DOMAIN, ctx.account as u64, ctx.region as u64],
-        )
-        .below(300) as i64
-            * DAY;
+    // Enabled before any of its findings.
+    let enabled_at = ctx.enabled_at(estate, RESOURCE_DOMAIN);
     wire::json_ok(json!({
         "createdAt": wire::iso(enabled_at),
         "findingPublishingFrequency": "SIX_HOURS",
@@ -170,8 +166,10 @@ enum Field {
     UpdatedAt,
 }
 
-impl Field {
-    fn parse(name: &str) -> Option<Field> {
+impl Dialect for Field {
+    type Number = f64;
+
+    fn field(name: &str) -> Option<Field> {
         Some(match name {
             "accountId" => Field::AccountId,
             "region" => Field::Region,
@@ -185,32 +183,24 @@ impl Field {
         })
     }
 
-    fn numeric(self) -> bool {
+    fn is_numeric(self) -> bool {
         matches!(self, Field::Severity | Field::UpdatedAt)
     }
-}
 
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-}
-
-#[derive(Debug)]
-enum Test {
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    NumIn(Vec<f64>),
-    NumNotIn(Vec<f64>),
-    Cmp(Op, f64),
-}
-
-#[derive(Debug)]
-struct Criterion {
-    field: Field,
-    tests: Vec<Test>,
+    /// Every operator of GuardDuty's `Condition`, in both spellings (the deprecated 32-bit
+    /// `gte` and the 64-bit `greaterThanOrEqual`, …). `matches`/`notMatches` take wildcards;
+    /// no simulated filter needs them.
+    fn operator(name: &str) -> Option<Operator> {
+        Some(match name {
+            "eq" | "equals" => Operator::Eq,
+            "neq" | "notEquals" => Operator::Neq,
+            "gt" | "greaterThan" => Operator::Gt,
+            "gte" | "greaterThanOrEqual" => Operator::Gte,
+            "lt" | "lessThan" => Operator::Lt,
+            "lte" | "lessThanOrEqual" => Operator::Lte,
+            _ => return None,
+        })
+    }
 }
 
 /// The facts about a finding that filters and sorts look at.
@@ -242,134 +232,42 @@ impl Facts<'_> {
         }
     }
 
-    fn matches(&self, c: &Criterion, ctx: &Ctx) -> bool {
-        c.tests.iter().all(|t| match t {
-            Test::In(values) => values.contains(&self.text(c.field, ctx)),
-            Test::NotIn(values) => !values.contains(&self.text(c.field, ctx)),
-            Test::NumIn(values) => values.contains(&self.number(c.field)),
-            Test::NumNotIn(values) => !values.contains(&self.number(c.field)),
-            Test::Cmp(op, v) => {
-                let x = self.number(c.field);
-                match op {
-                    Op::Gt => x > *v,
-                    Op::Gte => x >= *v,
-                    Op::Lt => x < *v,
-                    Op::Lte => x <= *v,
-                }
-            }
-        })
+    fn matches(&self, c: &criteria::Criterion<Field>, ctx: &Ctx) -> bool {
+        c.matches(|field| self.text(field, ctx), |field| self.number(field))
     }
 }
 
-/// `findingCriteria.criterion`: every operator of GuardDuty's `Condition`, in both spellings
-/// (the deprecated 32-bit `gte` and the 64-bit `greaterThanOrEqual`, …).
-fn parse_criteria(body: &Map<String, Value>) -> Result<Vec<Criterion>, Response> {
-    let Some(criteria) = body.get("findingCriteria") else {
-        return Ok(Vec::new());
-    };
-    let Some(criterion) = criteria.get("criterion") else {
-        return Ok(Vec::new());
-    };
-    let Value::Object(criterion) = criterion else {
-        return Err(invalid_input());
-    };
-    let mut out = Vec::new();
-    for (name, condition) in criterion {
-        let Some(field) = Field::parse(name) else {
-            return Err(bad_request(&format!(
-                "The request is rejected because the criterion field {name} is not supported."
-            )));
-        };
-        let Value::Object(condition) = condition else {
-            return Err(invalid_input());
-        };
-        let mut tests = Vec::new();
-        for (op, value) in condition {
-            let test = match op.as_str() {
-                "eq" | "equals" | "neq" | "notEquals" => {
-                    let strings = string_list(value).ok_or_else(invalid_input)?;
-                    let negated = matches!(op.as_str(), "neq" | "notEquals");
-                    if field.numeric() {
-                        let numbers: Option<Vec<f64>> =
-                            strings.iter().map(|s| s.parse().ok()).collect();
-                        let numbers = numbers.ok_or_else(invalid_input)?;
-                        if negated {
-                            Test::NumNotIn(numbers)
-                        } else {
-                            Test::NumIn(numbers)
-                        }
-                    } else if negated {
-                        Test::NotIn(strings)
-                    } else {
-                        Test::In(strings)
-                    }
-                }
-                "gt" | "greaterThan" | "gte" | "greaterThanOrEqual" | "lt" | "lessThan" | "lte"
-                | "lessThanOrEqual" => {
-                    if !field.numeric() {
-                        return Err(invalid_input());
-                    }
-                    let v = value.as_i64().ok_or_else(invalid_input)? as f64;
-                    let op = match op.as_str() {
-                        "gt" | "greaterThan" => Op::Gt,
-                        "gte" | "greaterThanOrEqual" => Op::Gte,
-                        "lt" | "lessThan" => Op::Lt,
-                        _ => Op::Lte,
-                    };
-                    Test::Cmp(op, v)
-                }
-                // `matches`/`notMatches` take wildcards; no simulated filter needs them.
-                _ => return Err(invalid_input()),
-            };
-            tests.push(test);
-        }
-        if tests.is_empty() {
-            return Err(invalid_input());
-        }
-        out.push(Criterion { field, tests });
-    }
-    Ok(out)
-}
-
-fn string_list(value: &Value) -> Option<Vec<String>> {
-    value
-        .as_array()?
-        .iter()
-        .map(|v| v.as_str().map(str::to_owned))
-        .collect()
+/// `findingCriteria.criterion`, answered with GuardDuty's errors.
+fn parse_criteria(body: &Map<String, Value>) -> Result<Vec<criteria::Criterion<Field>>, Response> {
+    criteria::parse(body).map_err(|e| match e {
+        CriteriaError::UnknownField(name) => bad_request(&format!(
+            "The request is rejected because the criterion field {name} is not supported."
+        )),
+        _ => invalid_input(),
+    })
 }
 
 /// `sortCriteria`: by `updatedAt`, `createdAt` or `severity`, ASC unless told DESC.
 fn sort_by(body: &Map<String, Value>, facts: &mut [Facts<'_>]) -> Result<(), Response> {
-    let Some(sort) = body.get("sortCriteria") else {
+    let Some((key, descending)) =
+        criteria::parse_sort(body, &["updatedAt", "createdAt", "severity"])
+            .map_err(|_| invalid_input())?
+    else {
         return Ok(());
     };
-    let Value::Object(sort) = sort else {
-        return Err(invalid_input());
-    };
-    let descending = match sort.get("orderBy").map(|v| v.as_str()) {
-        None | Some(Some("ASC")) => false,
-        Some(Some("DESC")) => true,
-        _ => return Err(invalid_input()),
-    };
-    let key = match sort.get("attributeName").map(|v| v.as_str()) {
-        None => return Ok(()),
-        Some(Some(name @ ("updatedAt" | "createdAt" | "severity"))) => name,
-        _ => return Err(invalid_input()),
-    };
-    // Ties keep creation order, whatever the direction, so pages are stable.
-    facts.sort_by(|a, b| {
-        let by = match key {
+    wire::sort_for_paging(
+        facts,
+        descending,
+        |x| x.f.serial,
+        |a, b| match key {
             "updatedAt" => a.f.updated.cmp(&b.f.updated),
             "createdAt" => a.f.created.cmp(&b.f.created),
             _ => a
                 .severity
                 .partial_cmp(&b.severity)
                 .unwrap_or(Ordering::Equal),
-        };
-        let by = if descending { by.reverse() } else { by };
-        by.then(a.f.serial.cmp(&b.f.serial))
-    });
+        },
+    );
     Ok(())
 }
 
@@ -396,22 +294,12 @@ fn list_findings(estate: &Estate, ctx: &Ctx, detector: &str, req: &SimRequest) -
         Ok(b) => b,
         Err(e) => return e,
     };
-    let max = match body.get("maxResults") {
-        None => MAX_RESULTS,
-        Some(v) => match v.as_u64() {
-            Some(n @ 1..=50) => n as usize,
-            _ => return invalid_input(),
-        },
-    };
-    let offset = match body.get("nextToken").map(|v| v.as_str()) {
-        None | Some(Some("")) => 0,
-        Some(Some(token)) => match wire::decode_token(token) {
-            Some(o) => o,
-            None => {
-                return bad_request("The request is rejected because the nextToken is invalid.");
-            }
-        },
-        Some(None) => return invalid_input(),
+    let page = match PAGING.from_body(&body, "maxResults", "nextToken") {
+        Ok(p) => p,
+        Err(wire::PagingError::BadToken) => {
+            return bad_request("The request is rejected because the nextToken is invalid.");
+        }
+        Err(_) => return invalid_input(),
     };
     let criteria = match parse_criteria(&body) {
         Ok(c) => c,
@@ -424,20 +312,10 @@ fn list_findings(estate: &Estate, ctx: &Ctx, detector: &str, req: &SimRequest) -
     if let Err(e) = sort_by(&body, &mut found) {
         return e;
     }
-    let page: Vec<&str> = found
-        .iter()
-        .skip(offset)
-        .take(max)
-        .map(|x| x.id.as_str())
-        .collect();
-    let end = offset.saturating_add(page.len());
+    let ids: Vec<&str> = page.of(&found).map(|x| x.id.as_str()).collect();
     // GuardDuty sends an empty `nextToken` on the last page rather than leaving it out.
-    let next = if end < found.len() {
-        wire::encode_token(end)
-    } else {
-        String::new()
-    };
-    wire::json_ok(json!({ "findingIds": page, "nextToken": next }))
+    let next = page.next_token(found.len()).unwrap_or_default();
+    wire::json_ok(json!({ "findingIds": ids, "nextToken": next }))
 }
 
 fn get_findings(estate: &Estate, ctx: &Ctx, detector: &str, req: &SimRequest) -> Response {
@@ -448,7 +326,7 @@ fn get_findings(estate: &Estate, ctx: &Ctx, detector: &str, req: &SimRequest) ->
         Ok(b) => b,
         Err(e) => return e,
     };
-    let Some(ids) = body.get("findingIds").and_then(string_list) else {
+    let Some(ids) = body.get("findingIds").and_then(wire::string_list) else {
         return invalid_input();
     };
     if ids.len() > MAX_FINDING_IDS {
@@ -457,38 +335,16 @@ fn get_findings(estate: &Estate, ctx: &Ctx, detector: &str, req: &SimRequest) ->
             ids.len()
         ));
     }
-    let mut found: Vec<Facts> = Vec::new();
-    for id in &ids {
-        if let Some(f) = lookup(estate, ctx, id)
-            && !found.iter().any(|x| x.f.serial == f.serial)
-        {
-            found.push(facts(estate, f));
-        }
-    }
+    let mut found: Vec<Facts> =
+        serial_ids::lookup_all(estate, ctx, Service::GuardDuty, &ids, finding_id)
+            .into_iter()
+            .map(|f| facts(estate, f))
+            .collect();
     if let Err(e) = sort_by(&body, &mut found) {
         return e;
     }
     let findings: Vec<Value> = found.iter().map(|x| render(estate, x.f)).collect();
     wire::json_ok(json!({ "findings": findings }))
-}
-
-/// The served finding with this id in the caller's account and region (ids carry their serial).
-fn lookup<'a>(estate: &'a Estate, ctx: &Ctx, id: &str) -> Option<&'a Finding> {
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let serial = u32::from_str_radix(id.get(24..)?, 16).ok()?;
-    let f = estate
-        .findings
-        .get((serial as usize).checked_sub(1)?)
-        .filter(|f| f.serial == serial)
-        .or_else(|| estate.findings.iter().find(|f| f.serial == serial))?;
-    (f.account as usize == ctx.account
-        && f.region as usize == ctx.region
-        && f.service == Service::GuardDuty
-        && f.state != State::Resolved
-        && finding_id(estate.seed, serial) == id)
-        .then_some(f)
 }
 
 fn threat_type(f: &Finding) -> &'static str {
@@ -870,10 +726,9 @@ fn action(names: &mut Names, kind: &str) -> Option<Value> {
 mod tests {
     use std::collections::HashSet;
 
-    use axum::body::Bytes;
-
+    use super::super::testing;
     use super::*;
-    use crate::sim::org::{Access, Options};
+    use crate::sim::org::Options;
 
     fn estate() -> Estate {
         let mut e = Estate::generate(&Options {
@@ -897,47 +752,21 @@ mod tests {
     }
 
     fn ctx(e: &Estate, account: usize, region: usize) -> Ctx {
-        Ctx {
-            account,
-            account_id: e.accounts[account].id.clone(),
-            region,
-            region_code: e.regions[region].clone(),
-            service: Service::GuardDuty,
-        }
+        testing::ctx(e, account, region, Service::GuardDuty)
     }
 
     fn call(e: &Estate, c: &Ctx, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
-        let req = SimRequest {
-            method,
-            path: path.to_owned(),
-            query: Default::default(),
-            body: if body.is_null() {
-                Bytes::new()
-            } else {
-                Bytes::from(body.to_string())
-            },
-        };
-        let response = handle(e, c, &req);
-        let status = response.status();
+        let req = testing::request(method, path, &[], testing::body(&body));
+        let (status, headers, bytes) = testing::parts(handle(e, c, &req));
         if status != StatusCode::OK {
             // The SDK reads the error code from this header first.
-            assert!(response.headers().contains_key("x-amzn-ErrorType"));
+            assert!(headers.contains_key("x-amzn-ErrorType"));
         }
-        let bytes = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
-            .unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
     fn error_type(e: &Estate, c: &Ctx, method: Method, path: &str, body: Value) -> String {
-        let req = SimRequest {
-            method,
-            path: path.to_owned(),
-            query: Default::default(),
-            body: Bytes::from(body.to_string()),
-        };
+        let req = testing::request(method, path, &[], body.to_string());
         let response = handle(e, c, &req);
         response.headers()["x-amzn-ErrorType"]
             .to_str()
@@ -945,18 +774,14 @@ mod tests {
             .to_owned()
     }
 
-    /// Every enabled target with at least one served finding.
+    /// Every target where GuardDuty is on and the account lets Sightline in.
     fn targets(e: &Estate) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        for a in 0..e.accounts.len() {
-            for r in 0..e.regions.len() {
-                if e.is_enabled(a, r, Service::GuardDuty) && e.accounts[a].access == Access::Allowed
-                {
-                    out.push((a, r));
-                }
-            }
-        }
-        out
+        testing::allowed_on(e, Service::GuardDuty)
+    }
+
+    /// The served finding with this id in the caller's account and region.
+    fn lookup<'a>(e: &'a Estate, c: &Ctx, id: &str) -> Option<&'a Finding> {
+        serial_ids::lookup(e, c, Service::GuardDuty, id, finding_id)
     }
 
     /// Pages through ListFindings with `body` (plus paging), returning every id in order.

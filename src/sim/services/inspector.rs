@@ -6,20 +6,24 @@
 
 use std::cmp::Ordering;
 
-use axum::body::Body;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use crate::sim::catalogue::{VULNERABILITIES, Vulnerability};
 use crate::sim::org::{Estate, Finding, Service, State};
 use crate::sim::rng::Rng;
-use crate::sim::wire::{self, Ctx, SimRequest};
+use crate::sim::wire::{self, BodyError, Ctx, Paging, PagingError, SimRequest};
 
-/// `ListFindingsMaxResults` is 1..=100; larger is a ValidationException.
-const MAX_RESULTS: i64 = 100;
-/// The page size when a client sends no `maxResults` (undocumented; the simulator's choice).
-const DEFAULT_RESULTS: usize = 100;
+/// `ListFindingsMaxResults` is 1..=100; larger is a ValidationException. 100 when a client
+/// sends no `maxResults` (undocumented; the simulator's choice).
+const PAGING: Paging = Paging {
+    default: 100,
+    max: 100,
+    clamp: false,
+    strict_null: false,
+    empty_token_is_first: false,
+};
 /// `AccountIdSet` holds at most 10 ids.
 const MAX_ACCOUNT_IDS: usize = 10;
 /// `StringFilterList`, `DateFilterList` and `NumberFilterList` hold 1..=10 filters.
@@ -47,13 +51,12 @@ pub fn native_finding(estate: &Estate, f: &Finding) -> Option<Value> {
     if f.service != Service::Inspector {
         return None;
     }
-    let ctx = Ctx {
-        account: f.account as usize,
-        account_id: estate.accounts.get(f.account as usize)?.id.clone(),
-        region: f.region as usize,
-        region_code: estate.regions.get(f.region as usize)?.clone(),
-        service: Service::Inspector,
-    };
+    let ctx = Ctx::of(
+        estate,
+        f.account as usize,
+        f.region as usize,
+        Service::Inspector,
+    )?;
     let view = View::new(estate, &ctx, f)?;
     Some(render(estate, &ctx, &view))
 }
@@ -67,17 +70,10 @@ fn batch_get_account_status(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Res
     };
     let ids: Vec<String> = match body.get("accountIds") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => {
-            match items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-            {
-                Some(ids) => ids,
-                None => return validation("accountIds must be a list of strings"),
-            }
-        }
-        Some(_) => return validation("accountIds must be a list of strings"),
+        Some(list) => match wire::string_list(list) {
+            Some(ids) => ids,
+            None => return validation("accountIds must be a list of strings"),
+        },
     };
     if ids.len() > MAX_ACCOUNT_IDS {
         return validation(&format!(
@@ -147,24 +143,16 @@ fn list_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let page_size = match body.get("maxResults") {
-        None | Some(Value::Null) => DEFAULT_RESULTS,
-        Some(v) => match v.as_i64() {
-            Some(n) if (1..=MAX_RESULTS).contains(&n) => n as usize,
-            _ => {
-                return validation(&format!(
-                    "maxResults must be an integer from 1 to {MAX_RESULTS}"
-                ));
-            }
-        },
-    };
-    let offset = match body.get("nextToken") {
-        None | Some(Value::Null) => 0,
-        Some(Value::String(t)) => match wire::decode_token(t) {
-            Some(o) => o,
-            None => return validation("invalid nextToken"),
-        },
-        Some(_) => return validation("nextToken must be a string"),
+    let page = match PAGING.from_body(&body, "maxResults", "nextToken") {
+        Ok(p) => p,
+        Err(PagingError::MaxResults) => {
+            return validation(&format!(
+                "maxResults must be an integer from 1 to {}",
+                PAGING.max
+            ));
+        }
+        Err(PagingError::TokenNotAString) => return validation("nextToken must be a string"),
+        Err(PagingError::BadToken) => return validation("invalid nextToken"),
     };
     let criteria = match parse_criteria(body.get("filterCriteria")) {
         Ok(c) => c,
@@ -190,31 +178,15 @@ fn list_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         .filter(|v| criteria.iter().all(|c| c.matches(v)))
         .collect();
     if let Some((key, descending)) = sort {
-        views.sort_by(|a, b| {
-            let primary = key.compare(a, b);
-            let primary = if descending {
-                primary.reverse()
-            } else {
-                primary
-            };
-            primary.then(a.finding.serial.cmp(&b.finding.serial))
-        });
-    }
-    let findings: Vec<Value> = views
-        .iter()
-        .skip(offset)
-        .take(page_size)
-        .map(|v| render(estate, ctx, v))
-        .collect();
-    let mut out = Map::new();
-    out.insert("findings".into(), Value::Array(findings));
-    if offset.saturating_add(page_size) < views.len() {
-        out.insert(
-            "nextToken".into(),
-            Value::String(wire::encode_token(offset + page_size)),
+        wire::sort_for_paging(
+            &mut views,
+            descending,
+            |v| v.finding.serial,
+            |a, b| key.compare(a, b),
         );
     }
-    wire::json_ok(Value::Object(out))
+    let findings: Vec<Value> = page.of(&views).map(|v| render(estate, ctx, v)).collect();
+    page.answer("findings", findings, "nextToken", views.len())
 }
 
 /// A finding as the filters and the sort see it, before it is rendered.
@@ -237,11 +209,11 @@ impl<'a> View<'a> {
         Some(View {
             finding,
             vuln,
-            arn: format!(
-                "arn:aws:inspector2:{}:{}:finding/{}",
-                ctx.region_code,
-                ctx.account_id,
-                hex(estate.seed, finding.serial, Tag::Finding, 32)
+            arn: finding_arn(
+                estate.seed,
+                &ctx.account_id,
+                &ctx.region_code,
+                finding.serial,
             ),
             account_id: ctx.account_id.clone(),
             severity: severity_label(finding.level, vuln.severity),
@@ -280,6 +252,14 @@ impl<'a> View<'a> {
             Date::Last | Date::Updated => self.finding.updated,
         }
     }
+}
+
+/// A finding's `findingArn`, which is also the `Id` of its Security Hub copy.
+pub(crate) fn finding_arn(seed: u64, account_id: &str, region: &str, serial: u32) -> String {
+    format!(
+        "arn:aws:inspector2:{region}:{account_id}:finding/{}",
+        hex(seed, serial, Tag::Finding, 32)
+    )
 }
 
 /// Inspector's `severity` for a level; level 0 keeps the catalogue's own word (UNTRIAGED or
@@ -913,20 +893,14 @@ fn parse_sort(value: Option<&Value>) -> Result<Option<(SortKey, bool)>, Response
 }
 
 fn parse_body(req: &SimRequest) -> Result<Map<String, Value>, Response> {
-    if req.body.is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(&req.body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(validation_because(
-            "the request body must be a JSON object",
-            "CANNOT_PARSE",
-        )),
-        Err(e) => Err(validation_because(
-            &format!("malformed JSON body: {e}"),
-            "CANNOT_PARSE",
-        )),
-    }
+    req.json_object().map_err(|e| match e {
+        BodyError::NotAnObject => {
+            validation_because("the request body must be a JSON object", "CANNOT_PARSE")
+        }
+        BodyError::Malformed(e) => {
+            validation_because(&format!("malformed JSON body: {e}"), "CANNOT_PARSE")
+        }
+    })
 }
 
 fn validation(message: &str) -> Response {
@@ -935,19 +909,15 @@ fn validation(message: &str) -> Response {
 
 /// Inspector's ValidationException, with the `reason` member its model requires.
 fn validation_because(message: &str, reason: &str) -> Response {
-    let (mut parts, _) =
-        wire::rest_error(StatusCode::BAD_REQUEST, "ValidationException", message).into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
     let body = json!({ "__type": "ValidationException", "message": message, "reason": reason });
-    Response::from_parts(parts, Body::from(body.to_string()))
+    wire::json_error(StatusCode::BAD_REQUEST, "ValidationException", body)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{HashMap, HashSet};
+    use std::collections::HashSet;
 
-    use axum::body::Bytes;
-
+    use super::super::testing;
     use super::*;
     use crate::sim::org::Options;
 
@@ -960,29 +930,12 @@ mod tests {
     }
 
     fn ctx(e: &Estate, account: usize, region: usize) -> Ctx {
-        Ctx {
-            account,
-            account_id: e.accounts[account].id.clone(),
-            region,
-            region_code: e.regions[region].clone(),
-            service: Service::Inspector,
-        }
+        testing::ctx(e, account, region, Service::Inspector)
     }
 
     fn call(e: &Estate, c: &Ctx, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
-        let req = SimRequest {
-            method,
-            path: path.to_owned(),
-            query: HashMap::new(),
-            body: Bytes::from(body.to_string()),
-        };
-        let response = handle(e, c, &req);
-        let status = response.status();
-        let bytes = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
-            .unwrap();
+        let req = testing::request(method, path, &[], body.to_string());
+        let (status, _, bytes) = testing::parts(handle(e, c, &req));
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
@@ -991,37 +944,13 @@ mod tests {
     }
 
     /// Every page of a listing, following nextToken.
-    fn list_all(e: &Estate, c: &Ctx, mut body: Value) -> Vec<Value> {
-        let mut out = Vec::new();
-        for _ in 0..10_000 {
-            let (status, page) = list(e, c, body.clone());
-            assert_eq!(status, StatusCode::OK, "{page}");
-            out.extend(page["findings"].as_array().unwrap().iter().cloned());
-            match page.get("nextToken") {
-                Some(t) => body["nextToken"] = t.clone(),
-                None => return out,
-            }
-        }
-        panic!("pagination does not end");
+    fn list_all(e: &Estate, c: &Ctx, body: Value) -> Vec<Value> {
+        testing::all_pages(|b| list(e, c, b), body, "findings", "nextToken")
     }
 
     /// The enabled target with the most findings, and a target where Inspector is off.
     fn targets(e: &Estate) -> ((usize, usize), (usize, usize)) {
-        let mut on = None;
-        let mut off = None;
-        for a in 0..e.accounts.len() {
-            for r in 0..e.regions.len() {
-                if e.is_enabled(a, r, Service::Inspector) {
-                    let n = e.target_findings(a, r, Service::Inspector).count();
-                    if on.is_none_or(|(_, best)| n > best) {
-                        on = Some(((a, r), n));
-                    }
-                } else if off.is_none() {
-                    off = Some((a, r));
-                }
-            }
-        }
-        (on.unwrap().0, off.unwrap())
+        testing::busiest_and_off(e, Service::Inspector)
     }
 
     fn count(e: &Estate, (a, r): (usize, usize), state: State) -> usize {
@@ -1190,12 +1119,7 @@ mod tests {
             assert_eq!(err["__type"], "ValidationException");
             assert_eq!(err["reason"], "FIELD_VALIDATION_FAILED", "{body}");
         }
-        let req = SimRequest {
-            method: Method::POST,
-            path: "/findings/list".into(),
-            query: HashMap::new(),
-            body: Bytes::from_static(b"{not json"),
-        };
+        let req = testing::request(Method::POST, "/findings/list", &[], "{not json");
         assert_eq!(handle(&e, &c, &req).status(), StatusCode::BAD_REQUEST);
         let (status, err) = call(&e, &c, Method::GET, "/findings", json!({}));
         assert_eq!(status, StatusCode::NOT_FOUND);

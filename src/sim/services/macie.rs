@@ -7,14 +7,24 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::criteria::{self, CriteriaError, Dialect, Operator, SortError};
+use super::serial_ids;
 use crate::sim::catalogue::{MACIE_TYPES, MacieType};
 use crate::sim::org::{Estate, Finding, Service, State};
 use crate::sim::rng::Rng;
-use crate::sim::wire::{self, Ctx, SimRequest};
+use crate::sim::wire::{self, BodyError, Ctx, Paging, PagingError, SimRequest};
 
-/// Macie's `GetFindings` batch size. The model gives `ListFindings.maxResults` no range; the
-/// simulator holds it to the same 50, so a poller asking for bigger pages is caught.
-const MAX_RESULTS: usize = 50;
+/// The model gives `ListFindings.maxResults` no range; the simulator holds it to 1–50 (50 when
+/// not given), as GuardDuty does, so a poller asking for bigger pages is caught. An empty
+/// `nextToken` asks for the first page.
+const PAGING: Paging = Paging {
+    default: 50,
+    max: 50,
+    clamp: false,
+    strict_null: true,
+    empty_token_is_first: true,
+};
+/// Macie's `GetFindings` batch size.
 const MAX_FINDING_IDS: usize = 50;
 /// Domains for `Rng::derive`, so no two derived values of a finding collide.
 const ID_DOMAIN: u64 = 0x4d43_0001;
@@ -25,12 +35,7 @@ const DAY: i64 = 86_400;
 /// A finding's 32-hex id: 24 hex derived from the seed and serial, then the serial itself, so
 /// `GetFindings` can find it again without an index. Also the `Id` of its Security Hub copy.
 pub fn finding_id(seed: u64, serial: u32) -> String {
-    let mut r = Rng::derive(seed, &[ID_DOMAIN, serial as u64]);
-    format!(
-        "{:016x}{:08x}{serial:08x}",
-        r.next_u64(),
-        r.next_u64() >> 32
-    )
+    serial_ids::id(seed, ID_DOMAIN, serial)
 }
 
 /// `severity` as Macie states it: `{description, score}`, Low 1, Medium 2, High 3. Macie has
@@ -74,23 +79,15 @@ fn validation(message: &str) -> Response {
 
 /// The JSON object body; Macie answers malformed input with ValidationException.
 fn body(req: &SimRequest) -> Result<Map<String, Value>, Response> {
-    match req.json()? {
-        Value::Object(m) => Ok(m),
-        _ => Err(validation("The request body must be a JSON object.")),
-    }
+    req.json_object().map_err(|e| match e {
+        BodyError::NotAnObject => validation("The request body must be a JSON object."),
+        BodyError::Malformed(e) => validation(&format!("malformed JSON body: {e}")),
+    })
 }
 
 fn get_macie_session(estate: &Estate, ctx: &Ctx, _req: &SimRequest) -> Response {
-    // Enabled before any of its findings: well before the estate's first finding, which does
-    // not move as the clock advances.
-    let enabled_at = estate.findings.first().map_or(estate.now, |f| f.created)
-        - 30 * DAY
-        - Rng::derive(
-            estate.seed,
-            &[SESSION_DOMAIN, ctx.account as u64, ctx.region as u64],
-        )
-        .below(300) as i64
-            * DAY;
+    // Enabled before any of its findings.
+    let enabled_at = ctx.enabled_at(estate, SESSION_DOMAIN);
     wire::json_ok(json!({
         "createdAt": wire::iso(enabled_at),
         "findingPublishingFrequency": "FIFTEEN_MINUTES",
@@ -120,8 +117,10 @@ enum Field {
     UpdatedAt,
 }
 
-impl Field {
-    fn parse(name: &str) -> Option<Field> {
+impl Dialect for Field {
+    type Number = i64;
+
+    fn field(name: &str) -> Option<Field> {
         Some(match name {
             "accountId" => Field::AccountId,
             "region" => Field::Region,
@@ -139,35 +138,26 @@ impl Field {
         })
     }
 
-    fn numeric(self) -> bool {
+    fn is_numeric(self) -> bool {
         matches!(
             self,
             Field::SeverityScore | Field::Count | Field::CreatedAt | Field::UpdatedAt
         )
     }
-}
 
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-}
-
-#[derive(Debug)]
-enum Test {
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    NumIn(Vec<i64>),
-    NumNotIn(Vec<i64>),
-    Cmp(Op, i64),
-}
-
-#[derive(Debug)]
-struct Criterion {
-    field: Field,
-    tests: Vec<Test>,
+    /// Macie's `CriterionAdditionalProperties`: `eq`, `eqExactMatch`, `neq`, `gt`, `gte`, `lt`,
+    /// `lte`.
+    fn operator(name: &str) -> Option<Operator> {
+        Some(match name {
+            "eq" | "eqExactMatch" => Operator::Eq,
+            "neq" => Operator::Neq,
+            "gt" => Operator::Gt,
+            "gte" => Operator::Gte,
+            "lt" => Operator::Lt,
+            "lte" => Operator::Lte,
+            _ => return None,
+        })
+    }
 }
 
 /// The facts about a finding that filters and sorts look at.
@@ -202,137 +192,59 @@ impl Facts<'_> {
         }
     }
 
-    fn matches(&self, c: &Criterion, estate: &Estate, ctx: &Ctx) -> bool {
-        c.tests.iter().all(|t| match t {
-            Test::In(values) => values.contains(&self.text(c.field, estate, ctx)),
-            Test::NotIn(values) => !values.contains(&self.text(c.field, estate, ctx)),
-            Test::NumIn(values) => values.contains(&self.number(c.field)),
-            Test::NumNotIn(values) => !values.contains(&self.number(c.field)),
-            Test::Cmp(op, v) => {
-                let x = self.number(c.field);
-                match op {
-                    Op::Gt => x > *v,
-                    Op::Gte => x >= *v,
-                    Op::Lt => x < *v,
-                    Op::Lte => x <= *v,
-                }
+    fn matches(&self, c: &criteria::Criterion<Field>, estate: &Estate, ctx: &Ctx) -> bool {
+        c.matches(
+            |field| self.text(field, estate, ctx),
+            |field| self.number(field),
+        )
+    }
+}
+
+/// `findingCriteria.criterion`, answered with Macie's errors.
+fn parse_criteria(body: &Map<String, Value>) -> Result<Vec<criteria::Criterion<Field>>, Response> {
+    criteria::parse(body).map_err(|e| {
+        validation(&match e {
+            CriteriaError::NotAnObject => "findingCriteria.criterion must be an object.".to_owned(),
+            CriteriaError::UnknownField(name) => {
+                format!("The criterion field {name} is not supported.")
             }
+            CriteriaError::ConditionNotAnObject(name) => {
+                format!("The criterion for {name} must be an object.")
+            }
+            CriteriaError::InvalidValue(name) => {
+                format!("The criterion for {name} has an invalid value.")
+            }
+            CriteriaError::Empty(name) => format!("The criterion for {name} is empty."),
         })
-    }
-}
-
-/// `findingCriteria.criterion`: Macie's `CriterionAdditionalProperties` (`eq`, `eqExactMatch`,
-/// `neq`, `gt`, `gte`, `lt`, `lte`).
-fn parse_criteria(body: &Map<String, Value>) -> Result<Vec<Criterion>, Response> {
-    let Some(criteria) = body.get("findingCriteria") else {
-        return Ok(Vec::new());
-    };
-    let Some(criterion) = criteria.get("criterion") else {
-        return Ok(Vec::new());
-    };
-    let Value::Object(criterion) = criterion else {
-        return Err(validation("findingCriteria.criterion must be an object."));
-    };
-    let mut out = Vec::new();
-    for (name, condition) in criterion {
-        let Some(field) = Field::parse(name) else {
-            return Err(validation(&format!(
-                "The criterion field {name} is not supported."
-            )));
-        };
-        let Value::Object(condition) = condition else {
-            return Err(validation(&format!(
-                "The criterion for {name} must be an object."
-            )));
-        };
-        let invalid = || validation(&format!("The criterion for {name} has an invalid value."));
-        let mut tests = Vec::new();
-        for (op, value) in condition {
-            let test = match op.as_str() {
-                "eq" | "eqExactMatch" | "neq" => {
-                    let strings = string_list(value).ok_or_else(invalid)?;
-                    let negated = op == "neq";
-                    if field.numeric() {
-                        let numbers: Option<Vec<i64>> =
-                            strings.iter().map(|s| s.parse().ok()).collect();
-                        let numbers = numbers.ok_or_else(invalid)?;
-                        if negated {
-                            Test::NumNotIn(numbers)
-                        } else {
-                            Test::NumIn(numbers)
-                        }
-                    } else if negated {
-                        Test::NotIn(strings)
-                    } else {
-                        Test::In(strings)
-                    }
-                }
-                "gt" | "gte" | "lt" | "lte" => {
-                    if !field.numeric() {
-                        return Err(invalid());
-                    }
-                    let v = value.as_i64().ok_or_else(invalid)?;
-                    let op = match op.as_str() {
-                        "gt" => Op::Gt,
-                        "gte" => Op::Gte,
-                        "lt" => Op::Lt,
-                        _ => Op::Lte,
-                    };
-                    Test::Cmp(op, v)
-                }
-                _ => return Err(invalid()),
-            };
-            tests.push(test);
-        }
-        if tests.is_empty() {
-            return Err(validation(&format!("The criterion for {name} is empty.")));
-        }
-        out.push(Criterion { field, tests });
-    }
-    Ok(out)
-}
-
-fn string_list(value: &Value) -> Option<Vec<String>> {
-    value
-        .as_array()?
-        .iter()
-        .map(|v| v.as_str().map(str::to_owned))
-        .collect()
+    })
 }
 
 /// `sortCriteria`: by `updatedAt`, `createdAt`, `severity.score`, `count` or `type`, ASC unless
 /// told DESC.
 fn sort_by(body: &Map<String, Value>, facts: &mut [Facts<'_>]) -> Result<(), Response> {
-    let Some(sort) = body.get("sortCriteria") else {
+    let attributes = ["updatedAt", "createdAt", "severity.score", "count", "type"];
+    let Some((key, descending)) = criteria::parse_sort(body, &attributes).map_err(|e| {
+        validation(match e {
+            SortError::NotAnObject => "sortCriteria must be an object.",
+            SortError::OrderBy => "sortCriteria.orderBy must be ASC or DESC.",
+            SortError::AttributeName => "sortCriteria.attributeName is not supported.",
+        })
+    })?
+    else {
         return Ok(());
     };
-    let Value::Object(sort) = sort else {
-        return Err(validation("sortCriteria must be an object."));
-    };
-    let descending = match sort.get("orderBy").map(|v| v.as_str()) {
-        None | Some(Some("ASC")) => false,
-        Some(Some("DESC")) => true,
-        _ => return Err(validation("sortCriteria.orderBy must be ASC or DESC.")),
-    };
-    let key = match sort.get("attributeName").map(|v| v.as_str()) {
-        None => return Ok(()),
-        Some(Some(name @ ("updatedAt" | "createdAt" | "severity.score" | "count" | "type"))) => {
-            name
-        }
-        _ => return Err(validation("sortCriteria.attributeName is not supported.")),
-    };
-    // Ties keep creation order, whatever the direction, so pages are stable.
-    facts.sort_by(|a, b| {
-        let by = match key {
+    wire::sort_for_paging(
+        facts,
+        descending,
+        |x| x.f.serial,
+        |a, b| match key {
             "updatedAt" => a.f.updated.cmp(&b.f.updated),
             "createdAt" => a.f.created.cmp(&b.f.created),
             "severity.score" => severity(a.f).1.cmp(&severity(b.f).1),
             "count" => a.count.cmp(&b.count),
             _ => macie_type(a.f).kind.cmp(macie_type(b.f).kind),
-        };
-        let by = if descending { by.reverse() } else { by };
-        by.then(a.f.serial.cmp(&b.f.serial))
-    });
+        },
+    );
     Ok(())
 }
 
@@ -358,20 +270,15 @@ fn list_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         Ok(b) => b,
         Err(e) => return e,
     };
-    let max = match body.get("maxResults") {
-        None => MAX_RESULTS,
-        Some(v) => match v.as_u64() {
-            Some(n @ 1..=50) => n as usize,
-            _ => return validation("maxResults must be between 1 and 50."),
-        },
-    };
-    let offset = match body.get("nextToken").map(|v| v.as_str()) {
-        None | Some(Some("")) => 0,
-        Some(Some(token)) => match wire::decode_token(token) {
-            Some(o) => o,
-            None => return validation("The nextToken is invalid."),
-        },
-        Some(None) => return validation("The nextToken must be a string."),
+    let page = match PAGING.from_body(&body, "maxResults", "nextToken") {
+        Ok(p) => p,
+        Err(e) => {
+            return validation(match e {
+                PagingError::MaxResults => "maxResults must be between 1 and 50.",
+                PagingError::BadToken => "The nextToken is invalid.",
+                PagingError::TokenNotAString => "The nextToken must be a string.",
+            });
+        }
     };
     let criteria = match parse_criteria(&body) {
         Ok(c) => c,
@@ -386,19 +293,9 @@ fn list_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
     if let Err(e) = sort_by(&body, &mut found) {
         return e;
     }
-    let page: Vec<&str> = found
-        .iter()
-        .skip(offset)
-        .take(max)
-        .map(|x| x.id.as_str())
-        .collect();
-    let end = offset.saturating_add(page.len());
-    let mut out = json!({ "findingIds": page });
+    let ids: Vec<Value> = page.of(&found).map(|x| json!(x.id)).collect();
     // Macie documents `nextToken` as null on the last page: left out here.
-    if end < found.len() {
-        out["nextToken"] = json!(wire::encode_token(end));
-    }
-    wire::json_ok(out)
+    page.answer("findingIds", ids, "nextToken", found.len())
 }
 
 fn get_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
@@ -406,7 +303,7 @@ fn get_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         Ok(b) => b,
         Err(e) => return e,
     };
-    let Some(ids) = body.get("findingIds").and_then(string_list) else {
+    let Some(ids) = body.get("findingIds").and_then(wire::string_list) else {
         return validation("findingIds is required: a list of finding ids.");
     };
     if ids.len() > MAX_FINDING_IDS {
@@ -415,14 +312,11 @@ fn get_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
             ids.len()
         ));
     }
-    let mut found: Vec<Facts> = Vec::new();
-    for id in &ids {
-        if let Some(f) = lookup(estate, ctx, id)
-            && !found.iter().any(|x| x.f.serial == f.serial)
-        {
-            found.push(facts(estate, f));
-        }
-    }
+    let mut found: Vec<Facts> =
+        serial_ids::lookup_all(estate, ctx, Service::Macie, &ids, finding_id)
+            .into_iter()
+            .map(|f| facts(estate, f))
+            .collect();
     if let Err(e) = sort_by(&body, &mut found) {
         return e;
     }
@@ -430,26 +324,8 @@ fn get_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
     wire::json_ok(json!({ "findings": findings }))
 }
 
-/// The served finding with this id in the caller's account and region (ids carry their serial).
-fn lookup<'a>(estate: &'a Estate, ctx: &Ctx, id: &str) -> Option<&'a Finding> {
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let serial = u32::from_str_radix(id.get(24..)?, 16).ok()?;
-    let f = estate
-        .findings
-        .get((serial as usize).checked_sub(1)?)
-        .filter(|f| f.serial == serial)
-        .or_else(|| estate.findings.iter().find(|f| f.serial == serial))?;
-    (f.account as usize == ctx.account
-        && f.region as usize == ctx.region
-        && f.service == Service::Macie
-        && f.state != State::Resolved
-        && finding_id(estate.seed, serial) == id)
-        .then_some(f)
-}
-
-fn macie_type(f: &Finding) -> &'static MacieType {
+/// The Macie type of a finding (also of its Security Hub copy).
+pub(crate) fn macie_type(f: &Finding) -> &'static MacieType {
     MACIE_TYPES.get(f.kind as usize).unwrap_or(&MACIE_TYPES[0])
 }
 
@@ -661,10 +537,9 @@ pub fn render(estate: &Estate, f: &Finding) -> Value {
 mod tests {
     use std::collections::HashSet;
 
-    use axum::body::Bytes;
-
+    use super::super::testing;
     use super::*;
-    use crate::sim::org::{Access, Options};
+    use crate::sim::org::Options;
 
     fn estate() -> Estate {
         let mut e = Estate::generate(&Options {
@@ -678,13 +553,7 @@ mod tests {
     }
 
     fn ctx(e: &Estate, account: usize, region: usize) -> Ctx {
-        Ctx {
-            account,
-            account_id: e.accounts[account].id.clone(),
-            region,
-            region_code: e.regions[region].clone(),
-            service: Service::Macie,
-        }
+        testing::ctx(e, account, region, Service::Macie)
     }
 
     fn call(
@@ -694,41 +563,22 @@ mod tests {
         path: &str,
         body: Value,
     ) -> (StatusCode, String, Value) {
-        let req = SimRequest {
-            method,
-            path: path.to_owned(),
-            query: Default::default(),
-            body: if body.is_null() {
-                Bytes::new()
-            } else {
-                Bytes::from(body.to_string())
-            },
-        };
-        let response = handle(e, c, &req);
-        let status = response.status();
-        let code = response
-            .headers()
+        let req = testing::request(method, path, &[], testing::body(&body));
+        let (status, headers, bytes) = testing::parts(handle(e, c, &req));
+        let code = headers
             .get("x-amzn-ErrorType")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let bytes = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
-            .unwrap();
         (status, code, serde_json::from_slice(&bytes).unwrap())
     }
 
     fn targets(e: &Estate) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        for a in 0..e.accounts.len() {
-            for r in 0..e.regions.len() {
-                if e.is_enabled(a, r, Service::Macie) && e.accounts[a].access == Access::Allowed {
-                    out.push((a, r));
-                }
-            }
-        }
-        out
+        testing::allowed_on(e, Service::Macie)
+    }
+
+    /// The served finding with this id in the caller's account and region.
+    fn lookup<'a>(e: &'a Estate, c: &Ctx, id: &str) -> Option<&'a Finding> {
+        serial_ids::lookup(e, c, Service::Macie, id, finding_id)
     }
 
     fn list_all(e: &Estate, c: &Ctx, mut body: Value, page: usize) -> Vec<String> {

@@ -1,10 +1,15 @@
-//! One module per simulated finding service, each answering in that service's wire format.
+//! One module per simulated finding service, each answering in that service's wire format, and
+//! what GuardDuty and Macie share: the `findingCriteria` language and ids that carry the serial.
 
 pub mod accessanalyzer;
+mod criteria;
 pub mod guardduty;
 pub mod inspector;
 pub mod macie;
 pub mod securityhub;
+mod serial_ids;
+#[cfg(test)]
+mod testing;
 
 use super::org::Service;
 use super::wire::Handler;

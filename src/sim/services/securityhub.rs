@@ -10,14 +10,13 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::sim::catalogue::{
-    ANALYZER_TYPES, AnalyzerType, CONTROLS, Control, MACIE_TYPES, MacieType, VULNERABILITIES,
-    Vulnerability, threat_types,
+    ANALYZER_TYPES, AnalyzerType, CONTROLS, Control, VULNERABILITIES, Vulnerability, threat_types,
 };
 use crate::sim::org::{Estate, Finding, Service, State};
-use crate::sim::rng::Rng;
-use crate::sim::wire::{self, Ctx, SimRequest};
+use crate::sim::wire::{self, BodyError, Ctx, Page, Paging, PagingError, SimRequest};
 
-use super::{guardduty, macie};
+use super::accessanalyzer::{self, Analyzer};
+use super::{guardduty, inspector, macie};
 
 const SCHEMA_VERSION: &str = "2018-10-08";
 /// ASFF `Severity.Label` by level (0 informational … 4 critical).
@@ -27,9 +26,15 @@ const NORMALIZED: [i64; 5] = [0, 1, 40, 70, 90];
 /// A GuardDuty score representative of each level (Low 1–3.9, Medium 4–6.9, High 7–8.9,
 /// Critical 9–10).
 const GUARDDUTY_SCORES: [f64; 5] = [1.0, 2.0, 5.0, 8.0, 9.0];
-/// `GetFindings` answers at most this many findings per page (the model's `MaxResults` range is
-/// 1–100), and this many when the caller does not say.
-const MAX_RESULTS: usize = 100;
+/// `GetFindings` answers at most 100 findings per page (the model's `MaxResults` range is
+/// 1–100), and 100 when the caller does not say.
+const PAGING: Paging = Paging {
+    default: 100,
+    max: 100,
+    clamp: false,
+    strict_null: false,
+    empty_token_is_first: false,
+};
 /// "You can filter by up to 10 finding attributes. For each attribute, you can provide up to 20
 /// filter values." (GetFindings API reference).
 const MAX_FILTER_KEYS: usize = 10;
@@ -37,8 +42,6 @@ const MAX_FILTER_VALUES: usize = 20;
 const DAY: i64 = 86_400;
 const FSBP: &str = "standards/aws-foundational-security-best-practices/v/1.0.0";
 const CONTROL_TYPE: &str = "Software and Configuration Checks/Industry and Regulatory Standards";
-/// The external principal that simulated cross-account grants are made to (as in the fixtures).
-const EXTERNAL_ACCOUNT: &str = "222222222222";
 
 /// Answers one Security Hub request for `ctx`'s account and region.
 pub fn handle(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
@@ -119,13 +122,14 @@ fn get_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
     if !estate.is_enabled(ctx.account, ctx.region, Service::SecurityHub) {
         return not_subscribed(ctx);
     }
-    // Security Hub's own validation error, not the generic ValidationException of `req.json()`.
-    let body: Value = if req.body.is_empty() {
-        Value::Object(Map::new())
-    } else {
-        match serde_json::from_slice(&req.body) {
-            Ok(v) => v,
-            Err(e) => return invalid_input(&format!("malformed JSON body: {e}")),
+    // Security Hub's own validation error, not a generic ValidationException.
+    let body = match req.json_object() {
+        Ok(b) => b,
+        Err(BodyError::NotAnObject) => {
+            return invalid_input("the request body must be a JSON object");
+        }
+        Err(BodyError::Malformed(e)) => {
+            return invalid_input(&format!("malformed JSON body: {e}"));
         }
     };
     let query = match Query::parse(&body, estate.now) {
@@ -134,6 +138,7 @@ fn get_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
     };
     let target = Target {
         estate,
+        ctx,
         account: &ctx.account_id,
         region: &ctx.region_code,
     };
@@ -141,18 +146,10 @@ fn get_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         .filter(|f| query.admits(&target, f))
         .collect();
     rows.sort_by(|a, b| query.order(a, b));
-    let start = query.offset.min(rows.len());
-    let end = (start + query.max_results).min(rows.len());
-    let findings: Vec<Value> = rows[start..end]
-        .iter()
-        .map(|f| render(&target, f))
-        .collect();
-    let mut answer = Map::new();
-    answer.insert("Findings".into(), Value::Array(findings));
-    if end < rows.len() {
-        answer.insert("NextToken".into(), Value::from(wire::encode_token(end)));
-    }
-    wire::json_ok(Value::Object(answer))
+    let findings: Vec<Value> = query.page.of(&rows).map(|f| render(&target, f)).collect();
+    query
+        .page
+        .answer("Findings", findings, "NextToken", rows.len())
 }
 
 /// Everything Security Hub holds in (account, region): its control findings and the copies of
@@ -166,6 +163,7 @@ fn served(estate: &Estate, account: usize, region: usize) -> impl Iterator<Item 
 /// The account and region being answered for.
 struct Target<'a> {
     estate: &'a Estate,
+    ctx: &'a Ctx,
     account: &'a str,
     region: &'a str,
 }
@@ -291,22 +289,20 @@ struct Query {
     dates: Vec<DateCondition>,
     /// (field, descending), most significant first; ties end on the serial so paging is stable.
     sort: Vec<(DateField, bool)>,
-    max_results: usize,
-    offset: usize,
+    page: Page,
 }
 
 impl Query {
-    fn parse(body: &Value, now: i64) -> Result<Query, String> {
-        let body = body
-            .as_object()
-            .ok_or("the request body must be a JSON object")?;
+    fn parse(body: &Map<String, Value>, now: i64) -> Result<Query, String> {
         let mut query = Query {
             strings: Vec::new(),
             dates: Vec::new(),
             // Undocumented default; the console lists the most recently updated first.
             sort: vec![(DateField::UpdatedAt, true)],
-            max_results: MAX_RESULTS,
-            offset: 0,
+            page: Page {
+                offset: 0,
+                size: PAGING.default,
+            },
         };
         if let Some(filters) = body.get("Filters").filter(|v| !v.is_null()) {
             let filters = filters.as_object().ok_or("Filters must be an object")?;
@@ -361,22 +357,18 @@ impl Query {
                     .collect::<Result<_, _>>()?;
             }
         }
-        if let Some(max) = body.get("MaxResults").filter(|v| !v.is_null()) {
-            query.max_results = max
-                .as_u64()
-                .filter(|n| (1..=MAX_RESULTS as u64).contains(n))
-                .ok_or_else(|| {
-                    format!(
-                        "Invalid parameter 'MaxResults': {max} is not between 1 and {MAX_RESULTS}"
-                    )
-                })? as usize;
-        }
-        if let Some(token) = body.get("NextToken").filter(|v| !v.is_null()) {
-            query.offset = token
-                .as_str()
-                .and_then(wire::decode_token)
-                .ok_or("Invalid parameter 'NextToken': not a token this service issued")?;
-        }
+        query.page = PAGING
+            .from_body(body, "MaxResults", "NextToken")
+            .map_err(|e| match e {
+                PagingError::MaxResults => format!(
+                    "Invalid parameter 'MaxResults': {} is not between 1 and {}",
+                    body.get("MaxResults").unwrap_or(&Value::Null),
+                    PAGING.max
+                ),
+                PagingError::TokenNotAString | PagingError::BadToken => {
+                    "Invalid parameter 'NextToken': not a token this service issued".to_owned()
+                }
+            })?;
         Ok(query)
     }
 
@@ -607,10 +599,6 @@ fn vulnerability(f: &Finding) -> &'static Vulnerability {
         .unwrap_or(&VULNERABILITIES[0])
 }
 
-fn macie_type(f: &Finding) -> &'static MacieType {
-    MACIE_TYPES.get(f.kind as usize).unwrap_or(&MACIE_TYPES[0])
-}
-
 fn analyzer_type(f: &Finding) -> &'static AnalyzerType {
     ANALYZER_TYPES
         .get(f.kind as usize)
@@ -646,12 +634,12 @@ fn finding_id(t: &Target, f: &Finding) -> String {
             uuid_of(&format!("securityhub/finding/{}", f.serial))
         ),
         Service::GuardDuty => guardduty::finding_arn(t.estate, f),
-        Service::Inspector => inspector_finding_arn(t.estate.seed, t.account, t.region, f),
+        Service::Inspector => inspector::finding_arn(t.estate.seed, t.account, t.region, f.serial),
         Service::Macie => macie::finding_id(t.estate.seed, f.serial),
         Service::AccessAnalyzer => {
             let kind = analyzer_type(f);
-            let analyzer = access_analyzer_arn(t.account, t.region, kind.unused);
-            let (resource, _) = access_analyzer_resource(t, f);
+            let analyzer = Analyzer::new(kind.unused).arn(t.ctx);
+            let (resource, _) = accessanalyzer::resource(t.estate, t.ctx, f, kind);
             if kind.unused {
                 format!("{analyzer}/{resource}/{}", unused_id_suffix(kind.kind))
             } else {
@@ -677,147 +665,7 @@ fn generator_id(t: &Target, f: &Finding) -> String {
 }
 
 // A copy's `Id` is its native finding's id, so the copy and the native finding pair up as they
-// do in AWS: GuardDuty and Macie ids come from their modules; Access Analyzer's are defined here.
-
-/// Inspector's `findingArn`, derived exactly as `inspector.rs` derives it (its derivation is
-/// private there; the cross-check test below keeps the two equal).
-fn inspector_finding_arn(seed: u64, account_id: &str, region: &str, f: &Finding) -> String {
-    let mut r = Rng::derive(seed, &[0x1a5e_c702, 1, u64::from(f.serial)]);
-    let mut hex = String::with_capacity(32);
-    while hex.len() < 32 {
-        hex.push_str(&format!("{:016x}", r.next_u64()));
-    }
-    hex.truncate(32);
-    format!("arn:aws:inspector2:{region}:{account_id}:finding/{hex}")
-}
-
-/// The Access Analyzer analyzer of (account, region): external access, or unused access.
-fn access_analyzer_arn(account_id: &str, region: &str, unused: bool) -> String {
-    let name = if unused {
-        "sightline-sim-unused"
-    } else {
-        "sightline-sim"
-    };
-    format!("arn:aws:access-analyzer:{region}:{account_id}:analyzer/{name}")
-}
-
-// Access Analyzer's ids, resources and grants, derived exactly as `accessanalyzer.rs` derives
-// them (private there; the cross-check test below keeps the two equal).
-
-fn access_analyzer_rng(seed: u64, serial: u32, tag: u64) -> Rng {
-    Rng::derive(seed, &[0xacce_55a1, tag, u64::from(serial)])
-}
-
-fn access_analyzer_uuid(seed: u64, serial: u32, tag: u64) -> String {
-    let mut r = access_analyzer_rng(seed, serial, tag);
-    let (a, b) = (r.next_u64(), r.next_u64());
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        8 + (b >> 62),
-        (b >> 48) & 0xfff,
-        b & 0xffff_ffff_ffff
-    )
-}
-
-/// An Access Analyzer finding's `id` (a UUID); an unused-access copy carries it in
-/// `ProductFields.findingId`.
-fn access_analyzer_finding_id(seed: u64, f: &Finding) -> String {
-    access_analyzer_uuid(seed, f.serial, 1)
-}
-
-/// The ARN and Access Analyzer `resourceType` of the resource a finding is about: one
-/// resource per finding, so each external-access copy's `Id` is unique.
-fn access_analyzer_resource(t: &Target, f: &Finding) -> (String, &'static str) {
-    let (region, account, serial) = (t.region, t.account, f.serial);
-    let team = t
-        .estate
-        .accounts
-        .get(f.account as usize)
-        .map(|a| a.owner)
-        .unwrap_or("app");
-    match analyzer_type(f).kind {
-        "AWS::S3::Bucket" => (
-            format!("arn:aws:s3:::{team}-exports-{account}-{serial}"),
-            "AWS::S3::Bucket",
-        ),
-        "AWS::IAM::Role" => (
-            format!("arn:aws:iam::{account}:role/{team}-partner-access-{serial}"),
-            "AWS::IAM::Role",
-        ),
-        "AWS::KMS::Key" => (
-            format!(
-                "arn:aws:kms:{region}:{account}:key/{}",
-                access_analyzer_uuid(t.estate.seed, serial, 2)
-            ),
-            "AWS::KMS::Key",
-        ),
-        "AWS::Lambda::Function" => (
-            format!("arn:aws:lambda:{region}:{account}:function:{team}-webhook-{serial}"),
-            "AWS::Lambda::Function",
-        ),
-        "AWS::SQS::Queue" => (
-            format!("arn:aws:sqs:{region}:{account}:{team}-events-{serial}"),
-            "AWS::SQS::Queue",
-        ),
-        "AWS::SecretsManager::Secret" => {
-            const MIXED: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-            let mut r = access_analyzer_rng(t.estate.seed, serial, 3);
-            let suffix: String = (0..6)
-                .map(|_| MIXED[r.below(MIXED.len() as u64) as usize] as char)
-                .collect();
-            (
-                format!(
-                    "arn:aws:secretsmanager:{region}:{account}:secret:{team}/partner-api-key-{serial}-{suffix}"
-                ),
-                "AWS::SecretsManager::Secret",
-            )
-        }
-        "UnusedIAMUserAccessKey" | "UnusedIAMUserPassword" => (
-            format!("arn:aws:iam::{account}:user/{team}-ci-{serial}"),
-            "AWS::IAM::User",
-        ),
-        "UnusedIAMRole" => (
-            format!("arn:aws:iam::{account}:role/{team}-legacy-{serial}"),
-            "AWS::IAM::Role",
-        ),
-        _ => (
-            format!("arn:aws:iam::{account}:role/{team}-app-{serial}"),
-            "AWS::IAM::Role",
-        ),
-    }
-}
-
-/// Who a non-public external-access finding grants access to: another account of the
-/// organisation or a stranger.
-fn access_analyzer_principal(t: &Target, f: &Finding) -> String {
-    let n = t.estate.accounts.len();
-    if n < 2 || f.serial.is_multiple_of(3) {
-        return EXTERNAL_ACCOUNT.to_owned();
-    }
-    let other = (f.account as usize + 1 + f.serial as usize % (n - 1)) % n;
-    t.estate
-        .accounts
-        .get(other)
-        .map(|a| a.id.clone())
-        .unwrap_or_else(|| EXTERNAL_ACCOUNT.to_owned())
-}
-
-/// The actions an external principal is granted, per resource type.
-fn access_analyzer_actions(resource_type: &str, public: bool) -> &'static [&'static str] {
-    match resource_type {
-        "AWS::S3::Bucket" if public => &["s3:GetObject"],
-        "AWS::S3::Bucket" => &["s3:GetObject", "s3:ListBucket"],
-        "AWS::IAM::Role" => &["sts:AssumeRole"],
-        "AWS::KMS::Key" => &["kms:Decrypt", "kms:GenerateDataKey"],
-        "AWS::Lambda::Function" => &["lambda:InvokeFunction"],
-        "AWS::SQS::Queue" => &["sqs:ReceiveMessage", "sqs:SendMessage"],
-        "AWS::SecretsManager::Secret" => &["secretsmanager:GetSecretValue"],
-        _ => &[],
-    }
-}
+// do in AWS: the native modules derive them (and Access Analyzer's resources and grants).
 
 /// ASFF's resource type for an Access Analyzer `resourceType`.
 fn asff_resource_type(native: &str) -> &'static str {
@@ -1273,7 +1121,7 @@ fn inspector_copy(t: &Target, f: &Finding) -> Value {
 /// `_sources.md`); title, description, severity word and resources are the native finding's
 /// (`macie::render`).
 fn macie_copy(t: &Target, f: &Finding) -> Value {
-    let mt = macie_type(f);
+    let mt = macie::macie_type(f);
     let level = severity_level(f);
     let native = macie::render(t.estate, f);
     let asff_type = match mt.kind.split_once('/') {
@@ -1344,9 +1192,9 @@ fn macie_copy(t: &Target, f: &Finding) -> Value {
 fn access_analyzer_copy(t: &Target, f: &Finding) -> Value {
     let kind = analyzer_type(f);
     let level = severity_level(f);
-    let (resource, native_type) = access_analyzer_resource(t, f);
+    let (resource, native_type) = accessanalyzer::resource(t.estate, t.ctx, f, kind);
     let rtype = asff_resource_type(native_type);
-    let finding = access_analyzer_finding_id(t.estate.seed, f);
+    let finding = accessanalyzer::finding_id(t.estate.seed, f.serial);
     let asff_type = if kind.unused {
         match kind.kind {
             "UnusedPermission" => "Unused Permission",
@@ -1422,7 +1270,7 @@ fn access_analyzer_copy(t: &Target, f: &Finding) -> Value {
                 format!("{rtype}/{resource}/ allows cross-account access"),
                 format!(
                     "{native_type}/{resource}/ allows cross-account access from AWS {}",
-                    access_analyzer_principal(t, f)
+                    accessanalyzer::cross_account_principal(t.estate, t.ctx, f)
                 ),
             )
         };
@@ -1451,7 +1299,7 @@ fn access_analyzer_copy(t: &Target, f: &Finding) -> Value {
         let principal = if kind.public {
             "*".to_owned()
         } else {
-            access_analyzer_principal(t, f)
+            accessanalyzer::cross_account_principal(t.estate, t.ctx, f)
         };
         json!({
             "Type": rtype,
@@ -1459,7 +1307,7 @@ fn access_analyzer_copy(t: &Target, f: &Finding) -> Value {
             "Details": { "Other": {
                 "External Principal Type": "AWS",
                 "Condition": "none",
-                "Action Granted": access_analyzer_actions(kind.kind, kind.public).join(","),
+                "Action Granted": accessanalyzer::actions(kind.kind, kind.public).join(","),
                 "External Principal": principal,
             }},
         })
@@ -1489,10 +1337,11 @@ fn url_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet, HashMap};
+    use std::collections::{BTreeMap, BTreeSet};
 
     use axum::body::Bytes;
 
+    use super::super::testing;
     use super::*;
     use crate::sim::org::{Access, Options};
 
@@ -1508,13 +1357,7 @@ mod tests {
     }
 
     fn ctx(e: &Estate, account: usize, region: usize, service: Service) -> Ctx {
-        Ctx {
-            account,
-            account_id: e.accounts[account].id.clone(),
-            region,
-            region_code: e.regions[region].clone(),
-            service,
-        }
+        testing::ctx(e, account, region, service)
     }
 
     /// The first (seed, account, region) whose estate satisfies `want`: allowed accounts only.
@@ -1548,7 +1391,7 @@ mod tests {
     }
 
     fn call(e: &Estate, c: &Ctx, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
-        call_with(e, c, method, path, HashMap::new(), body)
+        call_with(e, c, method, path, &[], body)
     }
 
     fn call_with(
@@ -1556,30 +1399,16 @@ mod tests {
         c: &Ctx,
         method: Method,
         path: &str,
-        query: HashMap<String, String>,
+        query: &[(&str, &str)],
         body: Value,
     ) -> (StatusCode, Value) {
-        let req = SimRequest {
-            method,
-            path: path.to_owned(),
-            query,
-            body: Bytes::from(if body.is_null() {
-                Vec::new()
-            } else {
-                body.to_string().into_bytes()
-            }),
-        };
+        let req = testing::request(method, path, query, testing::body(&body));
         let (status, bytes) = raw(handle(e, c, &req));
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
     fn raw(response: Response) -> (StatusCode, Bytes) {
-        let status = response.status();
-        let body = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
-            .unwrap();
+        let (status, _, body) = testing::parts(response);
         (status, body)
     }
 
@@ -1588,18 +1417,8 @@ mod tests {
     }
 
     /// Every finding `body` selects, following NextToken to the end.
-    fn all_pages(e: &Estate, c: &Ctx, mut body: Value) -> Vec<Value> {
-        let mut out = Vec::new();
-        for _ in 0..10_000 {
-            let (status, page) = get_findings(e, c, body.clone());
-            assert_eq!(status, StatusCode::OK, "{page}");
-            out.extend(page["Findings"].as_array().unwrap().iter().cloned());
-            match page.get("NextToken") {
-                Some(token) => body["NextToken"] = token.clone(),
-                None => return out,
-            }
-        }
-        panic!("paging never ended");
+    fn all_pages(e: &Estate, c: &Ctx, body: Value) -> Vec<Value> {
+        testing::all_pages(|b| get_findings(e, c, b), body, "Findings", "NextToken")
     }
 
     fn served_count(e: &Estate, a: usize, r: usize) -> usize {
@@ -1628,14 +1447,14 @@ mod tests {
         assert!(e.findings.iter().all(|f| f.created > subscribed));
 
         let arn = hub["HubArn"].as_str().unwrap().to_owned();
-        let q = HashMap::from([("HubArn".to_owned(), arn)]);
-        let (status, _) = call_with(&e, &c, Method::GET, "/accounts", q, Value::Null);
+        let q = [("HubArn", arn.as_str())];
+        let (status, _) = call_with(&e, &c, Method::GET, "/accounts", &q, Value::Null);
         assert_eq!(status, StatusCode::OK);
-        let q = HashMap::from([(
-            "HubArn".to_owned(),
-            "arn:aws:securityhub:us-east-1:999999999999:hub/default".to_owned(),
-        )]);
-        let (status, err) = call_with(&e, &c, Method::GET, "/accounts", q, Value::Null);
+        let q = [(
+            "HubArn",
+            "arn:aws:securityhub:us-east-1:999999999999:hub/default",
+        )];
+        let (status, err) = call_with(&e, &c, Method::GET, "/accounts", &q, Value::Null);
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(err["Code"], "ResourceNotFoundException");
 
@@ -1744,7 +1563,7 @@ mod tests {
             };
             assert_eq!(f["Severity"]["Label"], label, "{f}");
         }
-        let analyzer = access_analyzer_arn(&c.account_id, &c.region_code, false);
+        let analyzer = Analyzer::new(false).arn(&c);
         for f in all
             .iter()
             .filter(|f| f["ProductName"] == "IAM Access Analyzer")
@@ -1965,12 +1784,7 @@ mod tests {
             assert_eq!(err["Code"], "InvalidInputException", "{body}");
             assert!(!err["Message"].as_str().unwrap().is_empty());
         }
-        let req = SimRequest {
-            method: Method::POST,
-            path: "/findings".into(),
-            query: HashMap::new(),
-            body: Bytes::from_static(b"{not json"),
-        };
+        let req = testing::request(Method::POST, "/findings", &[], "{not json");
         let (status, _) = raw(handle(&e, &c, &req));
         assert_eq!(status, StatusCode::BAD_REQUEST);
 
@@ -1987,12 +1801,7 @@ mod tests {
         let e2 = estate(e1.seed);
         let c = ctx(&e1, a, r, Service::SecurityHub);
         let body = json!({ "MaxResults": 100 });
-        let req = SimRequest {
-            method: Method::POST,
-            path: "/findings".into(),
-            query: HashMap::new(),
-            body: Bytes::from(body.to_string()),
-        };
+        let req = testing::request(Method::POST, "/findings", &[], body.to_string());
         assert_eq!(raw(handle(&e1, &c, &req)).1, raw(handle(&e2, &c, &req)).1);
     }
 
@@ -2089,12 +1898,7 @@ mod tests {
     ) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         for _ in 0..1_000 {
-            let req = SimRequest {
-                method: Method::POST,
-                path: path.to_owned(),
-                query: HashMap::new(),
-                body: Bytes::from(body.to_string()),
-            };
+            let req = testing::request(Method::POST, path, &[], body.to_string());
             let (status, bytes) = raw(handler(e, c, &req));
             let page: Value = serde_json::from_slice(&bytes).unwrap();
             assert_eq!(status, StatusCode::OK, "{path}: {page}");
@@ -2172,7 +1976,7 @@ mod tests {
         let aa = ctx(&e, a, r, Service::AccessAnalyzer);
         let mut native = BTreeSet::new();
         for unused in [false, true] {
-            let analyzer = access_analyzer_arn(&aa.account_id, &aa.region_code, unused);
+            let analyzer = Analyzer::new(unused).arn(&aa);
             native.extend(native_ids(
                 &e,
                 &aa,
