@@ -1,5 +1,7 @@
 //! The web server: HTML pages (askama), health endpoints, security headers.
 
+pub mod metrics;
+
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -27,6 +29,7 @@ pub fn router(pool: PgPool) -> Router {
         .route("/", get(show_overview))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::show_metrics))
         .merge(crate::api::router(state.clone()))
         .with_state(state)
         .layer(TraceLayer::new_for_http())

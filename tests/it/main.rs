@@ -6,6 +6,7 @@
 
 mod cli;
 mod deploy;
+mod metrics;
 mod moto;
 mod moto_poll;
 mod poll;
