@@ -169,32 +169,6 @@ where
     }
 }
 
-/// A tiny HTTP/1.0 POST of a JSON body (moto's private API has no SDK).
-async fn http_post_json(url: &str, body: &str) -> std::io::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut stream = tokio::net::TcpStream::connect(host).await?;
-    stream
-        .write_all(
-            format!(
-                "POST /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
-        )
-        .await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
-}
-
 // ---------------------------------------------------------------------------------------------
 // STS AssumeRole
 
@@ -848,7 +822,8 @@ async fn inspector2_list_findings() {
         "account_id": MOTO_ACCOUNT,
         "region": REGION,
     });
-    let (status, answer) = http_post_json(
+    let (status, answer) = crate::support::http_with_body(
+        "POST",
         &format!("{url}/moto-api/static/inspector2/findings-results"),
         &body.to_string(),
     )

@@ -8,7 +8,8 @@ pub async fn http(method: &str, url: &str) -> std::io::Result<(u16, String)> {
     http_with_body(method, url, "").await
 }
 
-/// Like `http`, with a request body.
+/// Like `http`, with a request body (sent as JSON: moto's private API needs the type; the
+/// simulator reads raw bytes).
 pub async fn http_with_body(method: &str, url: &str, body: &str) -> std::io::Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
@@ -17,7 +18,7 @@ pub async fn http_with_body(method: &str, url: &str, body: &str) -> std::io::Res
     stream
         .write_all(
             format!(
-                "{method} /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+                "{method} /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             )
             .as_bytes(),
