@@ -414,3 +414,56 @@ async fn a_poller_killed_mid_cycle_loses_nothing(pool: PgPool) {
             .unwrap();
     assert_eq!(dupes, 0);
 }
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn sigterm_stores_the_page_in_flight_and_exits(pool: PgPool) {
+    let sim = spawn(Options {
+        seed: 13,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&sim, &dir, "[poller]\nconcurrency = 4\n").await;
+    let db = url_of(&pool).await;
+    set_faults(&sim, r#"{"latency_ms": 40}"#).await;
+    let child = poll_command(&db, &config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "poll exited with {}", out.status);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?} to stop",
+        started.elapsed()
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("(interrupted)"), "{summary}");
+    // Every run row that started was closed, and what was stored is consistent: each stored
+    // finding has its `new` event.
+    let open_runs: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM poll_runs WHERE ended_at IS NULL AND account_id IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(open_runs, 0);
+    let (findings, news): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM findings), (SELECT count(DISTINCT finding_id) FROM finding_events WHERE kind = 'new')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(findings > 0);
+    assert_eq!(findings, news);
+}
