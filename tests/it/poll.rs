@@ -37,6 +37,24 @@ async fn write_config(sim: &SimHandle, dir: &tempfile::TempDir, extra: &str) -> 
     path
 }
 
+/// A simulator of `seed`, a config for it with `extra` TOML, and the test database's URL.
+async fn setup(
+    pool: &PgPool,
+    seed: u64,
+    extra: &str,
+) -> (SimHandle, tempfile::TempDir, std::path::PathBuf, String) {
+    let sim = spawn(Options {
+        seed,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&sim, &dir, extra).await;
+    let db = url_of(pool).await;
+    (sim, dir, config, db)
+}
+
 fn poll_command(db: &str, config: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
     cmd.env("DATABASE_URL", db)
@@ -189,15 +207,7 @@ async fn requests(sim: &SimHandle) -> HashMap<String, u64> {
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn one_cycle_equals_the_truth_and_a_quiet_second_cycle_is_cheap(pool: PgPool) {
-    let sim = spawn(Options {
-        seed: 7,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&sim, &dir, "").await;
-    let db = url_of(&pool).await;
+    let (sim, _dir, config, db) = setup(&pool, 7, "").await;
 
     let summary = poll_once(&db, &config).await;
     assert!(
@@ -255,16 +265,9 @@ async fn one_cycle_equals_the_truth_and_a_quiet_second_cycle_is_cheap(pool: PgPo
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn changes_after_three_days_are_picked_up_with_their_events(pool: PgPool) {
-    let sim = spawn(Options {
-        seed: 11,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     // Every cycle is a full sweep, so findings GuardDuty and Macie forget get resolved.
-    let config = write_config(&sim, &dir, "[poller]\nfull_sweep_interval = \"0s\"\n").await;
-    let db = url_of(&pool).await;
+    let (sim, _dir, config, db) =
+        setup(&pool, 11, "[poller]\nfull_sweep_interval = \"0s\"\n").await;
     poll_once(&db, &config).await;
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM finding_events")
         .fetch_one(&pool)
@@ -295,15 +298,7 @@ async fn changes_after_three_days_are_picked_up_with_their_events(pool: PgPool) 
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn a_throttling_storm_and_denied_accounts_lose_nothing(pool: PgPool) {
-    let sim = spawn(Options {
-        seed: 3,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&sim, &dir, "").await;
-    let db = url_of(&pool).await;
+    let (sim, _dir, config, db) = setup(&pool, 3, "").await;
     let denied: Vec<String> = {
         let e = sim.state.estate.read().unwrap();
         e.accounts
@@ -348,17 +343,7 @@ async fn a_throttling_storm_and_denied_accounts_lose_nothing(pool: PgPool) {
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn two_pollers_share_a_cycle_and_poll_each_target_once(pool: PgPool) {
-    let sim = spawn(Options {
-        seed: 5,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&sim, &dir, "").await;
-    let db = url_of(&pool).await;
-    // Creates the targets first, so both processes see the same set.
-    sqlx::query("SELECT 1").execute(&pool).await.unwrap();
+    let (sim, _dir, config, db) = setup(&pool, 5, "").await;
     let (c1, c2) = (config.clone(), config.clone());
     let (d1, d2) = (db.clone(), db.clone());
     let a = tokio::spawn(async move { poll_once(&d1, &c1).await });
@@ -378,15 +363,7 @@ async fn two_pollers_share_a_cycle_and_poll_each_target_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn a_poller_killed_mid_cycle_loses_nothing(pool: PgPool) {
-    let sim = spawn(Options {
-        seed: 9,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&sim, &dir, "[poller]\nconcurrency = 4\n").await;
-    let db = url_of(&pool).await;
+    let (sim, _dir, config, db) = setup(&pool, 9, "[poller]\nconcurrency = 4\n").await;
     // Slow the simulator down so the kill lands mid-cycle.
     set_faults(&sim, r#"{"latency_ms": 40}"#).await;
     let mut child = poll_command(&db, &config)
@@ -417,15 +394,7 @@ async fn a_poller_killed_mid_cycle_loses_nothing(pool: PgPool) {
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn sigterm_stores_the_page_in_flight_and_exits(pool: PgPool) {
-    let sim = spawn(Options {
-        seed: 13,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&sim, &dir, "[poller]\nconcurrency = 4\n").await;
-    let db = url_of(&pool).await;
+    let (sim, _dir, config, db) = setup(&pool, 13, "[poller]\nconcurrency = 4\n").await;
     set_faults(&sim, r#"{"latency_ms": 40}"#).await;
     let child = poll_command(&db, &config)
         .stdout(Stdio::piped())
