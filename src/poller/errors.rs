@@ -6,6 +6,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+/// How a refused `AssumeRole` is reported: the role cannot be used for any call this cycle.
+pub const ASSUME_ROLE_DENIED: &str = "AssumeRole denied: ";
+
 /// An AWS call that failed after the SDK's retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallError {
@@ -93,7 +96,7 @@ where
             .split("message: \"")
             .nth(1)
             .and_then(|m| m.split('"').next())
-            .map_or(text.clone(), |m| format!("AssumeRole denied: {m}"));
+            .map_or(text.clone(), |m| format!("{ASSUME_ROLE_DENIED}{m}"));
         return CallError {
             kind: FailureKind::AccessDenied,
             message,

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod errors;
 pub mod sink;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -132,6 +133,7 @@ impl Poller {
             ..Default::default()
         }));
 
+        let refused_roles = Arc::new(Mutex::new(HashMap::new()));
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..self.config.poller.concurrency.max(1) {
             let worker = Worker {
@@ -145,6 +147,7 @@ impl Poller {
                 regions: regions.clone(),
                 sources: sources.clone(),
                 summary: summary.clone(),
+                refused_roles: refused_roles.clone(),
                 shutdown: shutdown.clone(),
             };
             workers.spawn(async move { worker.run().await });
@@ -215,6 +218,9 @@ struct Worker {
     regions: Vec<String>,
     sources: Vec<String>,
     summary: Arc<Mutex<CycleSummary>>,
+    /// Accounts whose role `AssumeRole` refused in this cycle, with STS's answer: their other
+    /// targets are recorded as denied without asking STS again.
+    refused_roles: Arc<Mutex<HashMap<String, String>>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -287,7 +293,31 @@ impl Worker {
                 }
             })
         };
-        let outcome = self.read_source(&target, since).await;
+        let refused = self
+            .refused_roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&target.account_id)
+            .cloned();
+        let outcome = match refused {
+            Some(message) => Err((
+                Stop::Call(errors::CallError {
+                    kind: FailureKind::AccessDenied,
+                    message,
+                }),
+                db::poll::RunStats::default(),
+            )),
+            None => self.read_source(&target, since).await,
+        };
+        if let Err((Stop::Call(e), _)) = &outcome
+            && e.kind == FailureKind::AccessDenied
+            && e.message.starts_with(errors::ASSUME_ROLE_DENIED)
+        {
+            self.refused_roles
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(target.account_id.clone(), e.message.clone());
+        }
         heartbeat.abort();
 
         let (state, message, stats, error, complete) = match outcome {

@@ -290,6 +290,14 @@ async fn aws_request(
     };
     let caller = sts::account_of_key(&state.read(), &scope.access_key);
     if scope.service == "sts" {
+        // Counted too: tests check that sessions are reused, not assumed per call.
+        let counter = format!("{caller}/{}/sts/POST /", scope.region);
+        *state
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(counter)
+            .or_default() += 1;
         return sts::handle(&state.read(), &caller, &body);
     }
     let Some(service) = Service::from_signing_name(&scope.service) else {

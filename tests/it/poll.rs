@@ -217,8 +217,35 @@ async fn one_cycle_equals_the_truth_and_a_quiet_second_cycle_is_cheap(pool: PgPo
     assert_matches_truth(&sim, &pool, &["open", "suppressed", "resolved"]).await;
     coverage_matches_truth(&sim, &pool).await;
 
-    // Nothing changed at the source: the next cycle lists each target once and writes nothing.
+    // One STS session per account serves all its regions and services; an account whose role
+    // is refused is asked once a cycle, and every one of its targets is recorded as denied.
     let before = requests(&sim).await;
+    let sts_calls: u64 = before
+        .iter()
+        .filter(|(k, _)| k.contains("/sts/"))
+        .map(|(_, n)| n)
+        .sum();
+    // 23 accounts let Sightline in: one session each. The refused account is asked by at most
+    // the two of its targets that the first 32 leases (one per worker) start together.
+    assert!(
+        sts_calls <= 25,
+        "{sts_calls} AssumeRole calls for 24 accounts"
+    );
+    let refused: Vec<String> =
+        sqlx::query_scalar("SELECT message FROM coverage WHERE state = 'access_denied'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(
+        refused
+            .iter()
+            .filter(|m| m.starts_with("AssumeRole denied: "))
+            .count()
+            >= 30,
+        "{refused:?}"
+    );
+
+    // Nothing changed at the source: the next cycle lists each target once and writes nothing.
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM finding_events")
         .fetch_one(&pool)
         .await
