@@ -82,9 +82,10 @@ pub async fn join_or_start_cycle(
 
 /// Leases the next target of the configured set still due in the cycle begun at
 /// `cycle_started`: not polled since, or abandoned by a poller that died (its lease expired
-/// unreleased). Targets another poller holds are skipped. Accounts come last in the order, so
-/// the targets in flight at once spread over accounts (each has its own rate limits) and a
-/// role that STS refuses is learnt from one target before the account's others start.
+/// unreleased). Targets another poller holds are skipped. The order is a fixed shuffle, so the
+/// targets in flight at once spread over accounts (each has its own rate limits), regions and
+/// sources, and a role that STS refuses is learnt from one target before most of the
+/// account's others start.
 pub async fn lease_next(
     pool: &PgPool,
     owner: &str,
@@ -102,7 +103,7 @@ pub async fn lease_next(
             WHERE account_id = ANY($4) AND region = ANY($5) AND source::text = ANY($6)
               AND (last_polled_at IS NULL OR last_polled_at < $2 OR lease_owner IS NOT NULL)
               AND (lease_expires_at IS NULL OR lease_expires_at < now())
-            ORDER BY last_polled_at NULLS FIRST, region, source, account_id
+            ORDER BY last_polled_at NULLS FIRST, md5(account_id || region || source::text)
             LIMIT 1
             FOR UPDATE SKIP LOCKED
         )
