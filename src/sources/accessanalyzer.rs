@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Enabled, NormaliseError, TargetCtx, account, opt_text, parse_time, region, text, time,
+    Enabled, NormaliseError, TargetCtx, account, next_page, opt_text, parse_time, region, text,
+    time,
 };
 use crate::domain::{CanonicalKey, Finding, Region, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
@@ -90,9 +91,9 @@ pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled,
             if !page.is_empty() {
                 sink.page(page, false).await?;
             }
-            match list.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => break,
+            token = next_page(list.next_token());
+            if token.is_none() {
+                break;
             }
         }
     }

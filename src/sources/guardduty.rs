@@ -8,7 +8,8 @@ use serde_json::Value;
 use aws_sdk_guardduty::types::{Condition, FindingCriteria, OrderBy, SortCriteria};
 
 use super::{
-    Enabled, NormaliseError, TargetCtx, account, normalise_all, opt_text, region, text, time,
+    Enabled, NormaliseError, TargetCtx, account, next_page, normalise_all, opt_text, region, text,
+    time,
 };
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
@@ -83,9 +84,9 @@ pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled,
                 )
                 .await?;
             }
-            match list.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => break,
+            token = next_page(list.next_token());
+            if token.is_none() {
+                break;
             }
         }
     }

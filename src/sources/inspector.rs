@@ -9,8 +9,8 @@ use aws_sdk_inspector2::types::{
 };
 
 use super::{
-    Enabled, NormaliseError, TargetCtx, account, arn_region, normalise_all, not_enabled_or,
-    opt_text, region, text, time,
+    Enabled, NormaliseError, TargetCtx, account, arn_region, next_page, normalise_all,
+    not_enabled_or, opt_text, region, text, time,
 };
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
@@ -98,9 +98,9 @@ pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled,
             false,
         )
         .await?;
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-            _ => return Ok(Enabled::Yes),
+        token = next_page(out.next_token());
+        if token.is_none() {
+            return Ok(Enabled::Yes);
         }
     }
 }

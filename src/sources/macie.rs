@@ -9,8 +9,8 @@ use aws_sdk_macie2::types::{
 };
 
 use super::{
-    Enabled, NormaliseError, TargetCtx, account, normalise_all, not_enabled_or, opt_text, region,
-    text, time,
+    Enabled, NormaliseError, TargetCtx, account, next_page, normalise_all, not_enabled_or,
+    opt_text, region, text, time,
 };
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
@@ -89,9 +89,9 @@ pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled,
             )
             .await?;
         }
-        match list.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-            _ => return Ok(Enabled::Yes),
+        token = next_page(list.next_token());
+        if token.is_none() {
+            return Ok(Enabled::Yes);
         }
     }
 }

@@ -72,6 +72,11 @@ fn normalise_all(
         .collect()
 }
 
+/// The token of the next page: a listing ends with no token, or (GuardDuty) an empty one.
+fn next_page(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
 /// ISO-8601 as the services' filters take it.
 fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -161,6 +166,13 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listing_ends_on_a_missing_or_empty_token() {
+        assert_eq!(next_page(Some("abc")), Some("abc".to_owned()));
+        assert_eq!(next_page(Some("")), None);
+        assert_eq!(next_page(None), None);
+    }
 
     #[test]
     fn timestamps_in_every_wire_form() {

@@ -8,8 +8,8 @@ use serde_json::Value;
 use aws_sdk_securityhub::types::{AwsSecurityFindingFilters, DateFilter, SortCriterion, SortOrder};
 
 use super::{
-    Enabled, NormaliseError, TargetCtx, account, iso, normalise_all, not_enabled_or, opt_text,
-    region, text, time,
+    Enabled, NormaliseError, TargetCtx, account, iso, next_page, normalise_all, not_enabled_or,
+    opt_text, region, text, time,
 };
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
@@ -58,9 +58,9 @@ pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled,
         let raw = capture.json();
         let page = normalise_all(raw["Findings"].as_array(), |f| normalise(f, t.seen_at));
         sink.page(page, true).await?;
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-            _ => return Ok(Enabled::Yes),
+        token = next_page(out.next_token());
+        if token.is_none() {
+            return Ok(Enabled::Yes);
         }
     }
 }
