@@ -180,7 +180,8 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
                     async move { poller.run_forever(stopped).await },
                 ))
             };
-            let served = web::serve(config.listen, pool).await;
+            let state = web::AppState::new(pool, web::Site::from_config(&config));
+            let served = web::serve(config.listen, state).await;
             // The server has stopped (Ctrl-C, SIGTERM): let the poller store its pages in flight.
             let _ = stop.send(true);
             if let Some(task) = poller {

@@ -14,10 +14,13 @@ use tower::ServiceExt;
 const ACCOUNT: &str = "111111111111";
 
 async fn scrape(pool: &PgPool) -> (StatusCode, String, String) {
-    let response = sightline::web::router(pool.clone())
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = sightline::web::router(sightline::web::AppState::new(
+        pool.clone(),
+        Default::default(),
+    ))
+    .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+    .await
+    .unwrap();
     let status = response.status();
     let content_type = response
         .headers()

@@ -10,10 +10,13 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 async fn get(pool: &PgPool, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = sightline::web::router(pool.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = sightline::web::router(sightline::web::AppState::new(
+        pool.clone(),
+        Default::default(),
+    ))
+    .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+    .await
+    .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
