@@ -40,6 +40,34 @@ pub struct Config {
     pub baseline: BaselineConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Who may see the pages. Without it, `serve` listens on loopback addresses only.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// `[auth]`: how the web pages know who is looking.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `proxy`: a reverse proxy (oauth2-proxy, an ALB with OIDC, …) signs users in and names
+    /// them in a request header.
+    pub mode: AuthMode,
+    /// The header the proxy sets to the signed-in user.
+    #[serde(default = "default_user_header")]
+    pub user_header: String,
+    /// The addresses the proxy connects from. Requests from anywhere else are refused, so the
+    /// header cannot be forged by going around the proxy.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Proxy,
+}
+
+fn default_user_header() -> String {
+    "X-Forwarded-Email".to_owned()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -330,6 +358,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 impl Config {
+    /// Refuses to serve the pages beyond this machine when nobody checks who is looking.
+    pub fn check_listen(&self) -> Result<(), ConfigError> {
+        if self.auth.is_none() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError(format!(
+                "listen: {} is reachable from other machines, and there is no [auth] section: without one Sightline serves loopback addresses only (127.0.0.1, ::1). Put it behind a signing-in reverse proxy and add [auth] mode = \"proxy\" (see README.md, \"Access\")",
+                self.listen
+            )));
+        }
+        Ok(())
+    }
+
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -409,6 +448,20 @@ impl Config {
                 "aws.delegated_admin_account_id",
                 "delegated-administrator mode is not built yet in this version: Sightline reads every listed account".into(),
             );
+        }
+        if let Some(auth) = &self.auth {
+            if axum::http::HeaderName::from_bytes(auth.user_header.as_bytes()).is_err() {
+                return fail(
+                    "auth.user_header",
+                    format!("{:?} is not an HTTP header name", auth.user_header),
+                );
+            }
+            if auth.trusted_proxies.is_empty() {
+                return fail(
+                    "auth.trusted_proxies",
+                    "list the addresses your reverse proxy connects from (e.g. [\"127.0.0.1\"])".into(),
+                );
+            }
         }
         if self.accounts.is_empty() {
             return fail(
@@ -592,6 +645,35 @@ owner = "payments"
         assert!(
             err(&MINIMAL.replace("SightlineReadOnly", "no spaces allowed"))
                 .starts_with("aws.role_name:")
+        );
+    }
+
+    #[test]
+    fn without_auth_only_loopback_is_served() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert!(c.check_listen().is_ok());
+        let open = Config::parse(&MINIMAL.replace("127.0.0.1:8080", "0.0.0.0:8080")).unwrap();
+        let e = open.check_listen().unwrap_err().to_string();
+        assert!(e.starts_with("listen: 0.0.0.0:8080 is reachable from other machines"), "{e}");
+        let proxied = Config::parse(
+            &(MINIMAL.replace("127.0.0.1:8080", "0.0.0.0:8080")
+                + "[auth]\nmode = \"proxy\"\ntrusted_proxies = [\"10.0.0.5\"]\n"),
+        )
+        .unwrap();
+        assert!(proxied.check_listen().is_ok());
+        assert_eq!(proxied.auth.unwrap().user_header, "X-Forwarded-Email");
+        assert!(
+            err(&(MINIMAL.to_owned() + "[auth]\nmode = \"proxy\"\ntrusted_proxies = []\n"))
+                .starts_with("auth.trusted_proxies:")
+        );
+        assert!(
+            err(&(MINIMAL.to_owned() + "[auth]\nmode = \"open\"\ntrusted_proxies = []\n"))
+                .starts_with("auth.mode:")
+        );
+        assert!(
+            err(&(MINIMAL.to_owned()
+                + "[auth]\nmode = \"proxy\"\nuser_header = \"a b\"\ntrusted_proxies = [\"::1\"]\n"))
+            .starts_with("auth.user_header:")
         );
     }
 

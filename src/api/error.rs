@@ -37,6 +37,29 @@ impl ApiError {
     }
 }
 
+impl From<crate::domain::filter::FilterError> for ApiError {
+    fn from(e: crate::domain::filter::FilterError) -> Self {
+        Self::invalid_parameter(e.to_string())
+    }
+}
+
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+/// What went wrong, for a program (`code`) and for a person (`message`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// invalid_parameter, unauthorized, not_found or unavailable.
+    #[schema(example = "invalid_parameter")]
+    pub code: String,
+    /// What was wrong, naming the parameter and the allowed values.
+    #[schema(example = "severity: expected one of critical, high, medium, low, informational")]
+    pub message: String,
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         tracing::error!(error = %e, "database error in an API request");

@@ -1,8 +1,11 @@
-//! The versioned JSON API (`/api/v1`): bearer tokens, errors as `{"error": {"code", "message"}}`.
-//! So far: `/api/v1/stats/open`. The rest of the API (findings, accounts, coverage, OpenAPI)
-//! is not built yet.
+//! The versioned JSON API (`/api/v1`): bearer tokens, errors as `{"error": {"code", "message"}}`,
+//! lists as `{"items", "next_cursor"}`, and its OpenAPI document.
 
+pub mod coverage;
 pub mod error;
+pub mod findings;
+pub mod openapi;
+pub mod poll_runs;
 pub mod stats;
 pub mod tokens;
 
@@ -17,11 +20,22 @@ use self::error::ApiError;
 use crate::db;
 use crate::web::AppState;
 
-/// Every `/api/v1` route, behind the bearer-token check.
+/// Every `/api/v1` route, behind the bearer-token check; the API's description is public.
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .route("/api/v1/findings", get(findings::list_findings))
+        .route("/api/v1/findings/{id}", get(findings::show_finding))
         .route("/api/v1/stats/open", get(stats::open_stats))
+        .route("/api/v1/coverage", get(coverage::list_coverage))
+        .route("/api/v1/poll-runs", get(poll_runs::list_poll_runs))
+        .route("/api/v1/{*rest}", get(unknown_endpoint))
         .route_layer(middleware::from_fn_with_state(state, require_token))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::show_api_docs))
+}
+
+async fn unknown_endpoint() -> ApiError {
+    ApiError::not_found("no such endpoint: see /api/v1/openapi.json")
 }
 
 /// Answers 401 unless the request carries a valid, unrevoked, unexpired token.

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use crate::db;
@@ -16,25 +17,34 @@ pub struct StatsParams {
 }
 
 /// One group; only the requested keys are present.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OpenGroupResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The account, when grouped by account.
     pub account_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The region, when grouped by region.
     pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The producing service, when grouped by source.
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The severity, when grouped by severity.
     pub severity: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The status (always open here), when grouped by status.
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The account's environment from the configuration, when grouped by environment.
     pub environment: Option<String>,
+    /// Open findings in this group.
     pub count: i64,
 }
 
-#[derive(Debug, Serialize)]
+/// Open canonical findings, grouped.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OpenStatsResponse {
+    /// The groups, largest first.
     pub groups: Vec<OpenGroupResponse>,
     /// All open canonical findings.
     pub total: i64,
@@ -72,6 +82,23 @@ pub fn parse_group_by(raw: Option<&str>) -> Result<GroupBy, ApiError> {
     Ok(by)
 }
 
+/// Counts open canonical findings, grouped by any subset of the dimensions.
+///
+/// `group_by` lists any of account, region, source, severity, status, environment, in any
+/// order; each group carries only the requested keys. Without `group_by`, one group holds the
+/// total.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats/open",
+    tag = "posture",
+    params(("group_by" = Option<String>, Query, description = "Comma-separated: account, region, source, severity, status, environment")),
+    responses(
+        (status = 200, description = "The groups and the total", body = OpenStatsResponse),
+        (status = 400, description = "An invalid parameter", body = super::error::ErrorResponse),
+        (status = 401, description = "Missing, unknown, revoked or expired token", body = super::error::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn open_stats(
     State(state): State<AppState>,
     Query(params): Query<StatsParams>,

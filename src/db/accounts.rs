@@ -32,3 +32,10 @@ pub async fn sync(pool: &PgPool, accounts: &[AccountConfig]) -> Result<u64, sqlx
     .await?;
     Ok(result.rows_affected())
 }
+
+/// An account's name, `None` when the account is not known.
+pub async fn name(pool: &PgPool, id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT name FROM accounts WHERE id = $1", id)
+        .fetch_optional(pool)
+        .await
+}

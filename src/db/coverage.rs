@@ -29,3 +29,27 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// One (account, region, source) as last read.
+#[derive(Debug, Clone)]
+pub struct CoverageRow {
+    pub account_id: String,
+    pub region: String,
+    pub source: String,
+    pub state: String,
+    pub message: String,
+    pub checked_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every coverage row, by account, region and source.
+pub async fn list(pool: &PgPool) -> Result<Vec<CoverageRow>, sqlx::Error> {
+    sqlx::query_as!(
+        CoverageRow,
+        r#"
+        SELECT account_id, region, source::text AS "source!", state::text AS "state!", message, checked_at
+        FROM coverage ORDER BY account_id, region, source
+        "#
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -225,6 +225,48 @@ pub struct FindingRow {
     pub raw: serde_json::Value,
 }
 
+/// One service's report of a stored finding, from its `provenance`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The reporting service (`guardduty`, `securityhub`, …).
+    pub reporter: String,
+    /// The finding's id in that service.
+    pub native_id: String,
+    /// When that service last changed its report (as it sent it).
+    pub updated_at: Option<String>,
+}
+
+impl FindingRow {
+    /// Every service's report of this finding, the producing service's own first.
+    pub fn reports(&self) -> Vec<Report> {
+        let mut reports: Vec<Report> = self
+            .provenance
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(reporter, v)| Report {
+                        reporter: reporter.clone(),
+                        native_id: v.get("native_id").and_then(|x| x.as_str()).unwrap_or("").to_owned(),
+                        updated_at: v.get("updated_at").and_then(|x| x.as_str()).map(str::to_owned),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        reports.sort_by_key(|r| (r.reporter != self.source, r.reporter.clone()));
+        reports
+    }
+
+    /// The finding in the AWS console, through the producing service's own report if there is
+    /// one (else the first reporter's).
+    pub fn console_url(&self, report: &Report) -> String {
+        report
+            .reporter
+            .parse::<crate::domain::Source>()
+            .map(|s| crate::domain::console::finding_url(s, &self.region, &report.native_id))
+            .unwrap_or_default()
+    }
+}
+
 /// One finding by id, `None` when there is no such finding.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<FindingRow>, sqlx::Error> {
     sqlx::query_as!(

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod coverage;
 pub mod findings;
+pub mod findings_list;
 pub mod metrics;
 pub mod poll;
 pub mod stats;

@@ -274,3 +274,54 @@ pub async fn finish_run(
     .await?;
     Ok(())
 }
+
+/// A stored run: a cycle's (no target) or a target's.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: i64,
+    pub cycle_id: Uuid,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub source: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub full_sweep: bool,
+    pub pages: i32,
+    pub findings_seen: i32,
+    pub findings_changed: i32,
+    pub unparseable: i32,
+    pub throttles: i32,
+    pub retries: i32,
+    pub error: Option<String>,
+}
+
+/// Runs newest first, before run id `before` when given; only one cycle's when `cycle_id` is
+/// given; only the runs that ended in an error when `errors_only`.
+pub async fn list_runs(
+    pool: &PgPool,
+    before: Option<i64>,
+    cycle_id: Option<Uuid>,
+    errors_only: bool,
+    limit: i64,
+) -> Result<Vec<RunRow>, sqlx::Error> {
+    sqlx::query_as!(
+        RunRow,
+        r#"
+        SELECT id, cycle_id, account_id, region, source::text AS source, started_at, ended_at,
+               full_sweep, pages, findings_seen, findings_changed, unparseable, throttles, retries,
+               error
+        FROM poll_runs
+        WHERE ($1::bigint IS NULL OR id < $1)
+          AND ($2::uuid IS NULL OR cycle_id = $2)
+          AND (NOT $3 OR error IS NOT NULL)
+        ORDER BY id DESC
+        LIMIT $4
+        "#,
+        before,
+        cycle_id,
+        errors_only,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -3,6 +3,7 @@
 //! Each type can only hold a valid value; parsing is the one way in, so a bad account id or
 //! severity dies at the edge (config, query string, AWS answer) with a message that says why.
 
+pub mod console;
 pub mod filter;
 mod finding;
 mod ids;

@@ -3,6 +3,7 @@
 //! named after the page.
 
 pub mod accounts;
+pub mod auth;
 pub mod baseline;
 pub mod coverage;
 pub mod error;
@@ -55,6 +56,8 @@ pub struct Site {
     pub regions: Vec<Region>,
     /// The regions where workloads are allowed; activity anywhere else is called out.
     pub approved_regions: Vec<Region>,
+    /// `[auth] mode = "proxy"`; `None` serves loopback only, to whoever can connect.
+    pub auth: Option<auth::ProxyAuth>,
 }
 
 impl Site {
@@ -62,6 +65,12 @@ impl Site {
         Self {
             regions: config.aws.regions.clone(),
             approved_regions: config.aws.approved_regions.clone(),
+            auth: config.auth.as_ref().map(|a| auth::ProxyAuth {
+                // Checked when the config was loaded; never fall back to no checking.
+                user_header: axum::http::HeaderName::from_bytes(a.user_header.as_bytes())
+                    .unwrap_or(axum::http::HeaderName::from_static("x-forwarded-email")),
+                trusted_proxies: a.trusted_proxies.clone(),
+            }),
         }
     }
 
@@ -140,6 +149,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::show_metrics))
         .merge(crate::api::router(state.clone()))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_proxy_user,
+        ))
         .with_state(state)
         .layer(TraceLayer::new_for_http())
         .layer(SetResponseHeaderLayer::overriding(
@@ -199,7 +212,8 @@ pub async fn serve(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr().context("no local address")?;
     tracing::info!(%addr, "serving on http://{addr}");
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the web server failed")

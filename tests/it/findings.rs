@@ -1,0 +1,238 @@
+//! The findings list (`db::findings_list`), its page, its exports and the finding page, on
+//! fixture data in a fresh database: the numbers a user sees, keyset walks, escaping, 4xx.
+
+use std::collections::HashSet;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::Utc;
+use http_body_util::BodyExt;
+use sightline::db::{findings, findings_list};
+use sightline::domain::filter::{ListRules, Sort, parse_list_request};
+use sightline::domain::{Finding, Status};
+use sightline::sim::samples;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// 240 control findings over 20 accounts and 4 regions: 80 low, 80 medium, 40 high,
+/// 40 critical; the first 12 resolved, one with a hostile title.
+pub async fn seed(pool: &PgPool) -> Vec<Finding> {
+    let mut batch = samples::control_findings(0, 240, Utc::now());
+    for f in batch.iter_mut().take(12) {
+        f.status = Status::Resolved;
+    }
+    batch[30].title = "<script>alert(1)</script> bucket \"x\" & co".into();
+    let mut conn = pool.acquire().await.unwrap();
+    findings::upsert_batch(&mut conn, &batch).await.unwrap();
+    batch
+}
+
+pub async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String, String) {
+    let response = sightline::web::router(sightline::web::AppState::new(pool.clone(), Default::default()))
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, content_type, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// HTML text with the entities askama writes turned back into characters.
+fn unescape(html: &str) -> String {
+    html.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&lt;", "<")
+        .replace("&#62;", ">")
+        .replace("&gt;", ">")
+}
+
+/// The number in `data-count="NAME"`, commas removed.
+fn data_count(html: &str, name: &str) -> i64 {
+    let at = html
+        .find(&format!("data-count=\"{name}\""))
+        .unwrap_or_else(|| panic!("no data-count={name} in {html}"));
+    let rest = &html[at..];
+    let start = rest.find('>').unwrap() + 1;
+    let end = start + rest[start..].find('<').unwrap();
+    rest[start..end].replace(',', "").trim().parse().unwrap()
+}
+
+const RULES: ListRules = ListRules {
+    default_sort: Sort::Severity,
+    default_limit: 7,
+    max_limit: 1000,
+    extra: &[],
+};
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn keyset_walks_return_every_match_once_in_every_order(pool: PgPool) {
+    seed(&pool).await;
+    for (query, expected) in [
+        ("", 240),
+        ("status=open", 228),
+        ("severity=critical", 40),
+        ("severity=critical,high&status=open", 76),
+        ("region=eu-west-1", 60),
+        ("account=100000000003", 12),
+        ("q=IMDSV2", 239),
+        ("q=%3Cscript%3E", 1),
+        ("q=100%25", 0),
+    ] {
+        for sort in ["severity", "updated", "id"] {
+            let mut request = parse_list_request(&format!("{query}&sort={sort}"), RULES).unwrap();
+            let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+            assert_eq!(facets.total, expected, "total of {query}");
+            let mut seen = HashSet::new();
+            let mut previous: Option<(String, chrono::DateTime<Utc>)> = None;
+            loop {
+                let page = findings_list::list(&pool, &request).await.unwrap();
+                for f in &page.items {
+                    assert!(seen.insert(f.id), "{query} sort={sort}: {} twice", f.id);
+                    if sort == "severity"
+                        && let Some((sev, _)) = &previous
+                    {
+                        let rank = |s: &str| ["informational", "low", "medium", "high", "critical"].iter().position(|x| *x == s);
+                        assert!(rank(sev) >= rank(&f.severity), "severity order broken");
+                    }
+                    previous = Some((f.severity.clone(), f.updated_at));
+                }
+                match page.next {
+                    Some(c) => request.cursor = Some(c),
+                    None => break,
+                }
+            }
+            assert_eq!(seen.len() as i64, expected, "{query} sort={sort}");
+        }
+    }
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn facets_split_the_total_by_each_dimension(pool: PgPool) {
+    seed(&pool).await;
+    let request = parse_list_request("status=open", RULES).unwrap();
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!(facets.total, 228);
+    let sum = |v: &[(String, i64)]| v.iter().map(|(_, n)| n).sum::<i64>();
+    assert_eq!(sum(&facets.severity), 228);
+    assert_eq!(sum(&facets.region), 228);
+    assert_eq!(sum(&facets.account), 228);
+    assert_eq!(facets.status, vec![("open".to_owned(), 228)]);
+    // Most severe first.
+    assert_eq!(facets.severity[0].0, "critical");
+    // The resolved ones were i = 0..12: severities L M M H C L L M M H C L.
+    let critical = facets.severity.iter().find(|(s, _)| s == "critical").unwrap().1;
+    assert_eq!(critical, 38);
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn findings_page_shows_the_filtered_count_and_pages_through_every_row(pool: PgPool) {
+    seed(&pool).await;
+    let (status, _, html) = get(&pool, "/findings?status=open&severity=critical").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(data_count(&html, "findings-total"), 38);
+    assert_eq!(html.matches("data-finding-id=").count(), 38);
+    assert!(!html.contains("rel=\"next\""), "38 rows fit on one page of 50");
+
+    let mut uri = "/findings?status=open".to_owned();
+    let mut rows = HashSet::new();
+    loop {
+        let (status, _, html) = get(&pool, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(data_count(&html, "findings-total"), 228);
+        for piece in html.split("data-finding-id=\"").skip(1) {
+            assert!(rows.insert(piece[..36].to_owned()), "{uri}: {} twice", &piece[..36]);
+        }
+        let Some(at) = html.find("rel=\"next\" href=\"") else { break };
+        let rest = &html[at + 17..];
+        uri = unescape(&rest[..rest.find('"').unwrap()]);
+    }
+    assert_eq!(rows.len(), 228);
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn titles_from_aws_are_rendered_inert(pool: PgPool) {
+    let batch = seed(&pool).await;
+    let (_, _, list) = get(&pool, "/findings?q=alert").await;
+    assert_eq!(data_count(&list, "findings-total"), 1);
+    assert!(!list.contains("<script>alert(1)"), "raw script tag in the list");
+    assert!(list.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || list.contains("&lt;script&gt;alert(1)"), "{list}");
+    let id = batch[30].key.finding_id();
+    let (status, _, page) = get(&pool, &format!("/findings/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("<script>alert(1)"), "raw script tag on the finding page");
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn finding_page_shows_fields_provenance_events_and_raw_json(pool: PgPool) {
+    let batch = seed(&pool).await;
+    let f = &batch[17];
+    let id = f.key.finding_id();
+    let (status, _, html) = get(&pool, &format!("/findings/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("\"AwsAccountId\""), "raw JSON is escaped");
+    let text = unescape(&html);
+    assert!(text.contains(&f.native_id), "native id shown");
+    assert!(text.contains("first seen, open and low"), "the 'new' event");
+    assert!(text.contains("\"AwsAccountId\": \"100000000017\""), "raw JSON, pretty-printed");
+    assert!(text.contains("https://eu-west-1.console.aws.amazon.com/securityhub/home?region=eu-west-1#/findings?search=Id"), "console link");
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn bad_input_answers_4xx_pages_that_say_why(pool: PgPool) {
+    seed(&pool).await;
+    let (status, _, html) = get(&pool, "/findings?severity=bogus").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("severity: expected one of critical, high, medium, low, informational"), "{html}");
+    let (status, _, html) = get(&pool, "/findings?account=12").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("account:"), "{html}");
+    let (status, _, _) = get(&pool, "/findings?cursor=zz").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = get(&pool, "/findings?q=%27%3B%20drop%20table%20findings%3B--").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = get(&pool, "/findings/does-not-exist").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = get(&pool, &format!("/findings/{}", uuid::Uuid::nil())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(findings::count(&pool).await.unwrap(), 240, "nothing dropped");
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn exports_hold_every_row_of_the_filter(pool: PgPool) {
+    // More than one export batch (2,000 rows).
+    let mut batch = samples::control_findings(0, 4_500, Utc::now());
+    batch[1].title = "=HYPERLINK(\"http://evil\")".into();
+    let mut conn = pool.acquire().await.unwrap();
+    for chunk in batch.chunks(1_000) {
+        findings::upsert_batch(&mut conn, chunk).await.unwrap();
+    }
+    drop(conn);
+    let (status, content_type, csv) = get(&pool, "/findings.csv?severity=medium").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/csv"));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1_500, "every medium finding (4,500 / 6 × 2)");
+    assert!(rows.iter().all(|r| &r[1] == "medium"));
+    let ids: HashSet<&str> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+    assert_eq!(ids.len(), 1_500);
+    assert!(csv.contains("'=HYPERLINK"), "formula defused");
+
+    let (status, _, json) = get(&pool, "/findings.json?region=eu-west-1&sort=updated").await;
+    assert_eq!(status, StatusCode::OK);
+    let items: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(items.len(), 1_125);
+    assert!(items.iter().all(|i| i["region"] == "eu-west-1"));
+
+    let (status, _, _) = get(&pool, "/findings.csv?severity=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
