@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod localpg;
 pub mod poller;
 pub mod sim;
 pub mod sources;
