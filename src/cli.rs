@@ -1,15 +1,20 @@
 //! The command line: subcommands, their options, and how a failure is reported (one line on
 //! stderr, a non-zero exit, never a panic or a backtrace).
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use crate::config::{self, Config, DatabaseUrl};
+use crate::localpg::LocalPostgres;
 use crate::poller::Poller;
 use crate::telemetry::{self, LogFormat};
 use crate::{db, web};
@@ -63,9 +68,9 @@ pub enum Command {
     Migrate,
     /// Run the whole product against the built-in simulated AWS organisation.
     Demo {
-        /// Address for the web server.
+        /// Address for the web server [default: 127.0.0.1:8080, or a free port when it is busy].
         #[arg(long, value_name = "ADDR")]
-        listen: Option<String>,
+        listen: Option<SocketAddr>,
     },
     /// Serve a simulated AWS organisation over the real AWS wire protocols, with its ground
     /// truth at /_sim/truth and a matching Sightline config at /_sim/config.
@@ -109,23 +114,8 @@ pub enum TokenAction {
     Revoke { name: String },
 }
 
-/// Exit code of a subcommand that a later release will provide.
-const NOT_BUILT: u8 = 2;
-
 pub fn run(args: Args) -> ExitCode {
     telemetry::init(args.log_format);
-    let not_built = match &args.command {
-        Command::Demo { .. } => {
-            Some("demo (the simulated organisation, poller and pages together)")
-        }
-        _ => None,
-    };
-    if let Some(what) = not_built {
-        eprintln!(
-            "sightline: `{what}` is not built yet in this version; see README.md, \"Status\""
-        );
-        return ExitCode::from(NOT_BUILT);
-    }
     // The AWS SDK's futures are large (very large in debug builds): give workers room.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -235,11 +225,175 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             token(&pool, action).await
         }
-        // Answered in `run` before the runtime starts.
-        Command::Demo { .. } => {
-            bail!("this subcommand is not built yet")
+        Command::Demo { listen } => demo(args.database_url.as_deref(), listen).await,
+    }
+}
+
+/// Where `demo` serves when not told: the address the README promises.
+const DEMO_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// How long the web server and the poller get to finish after Ctrl-C before they are cut off,
+/// so that everything, the private Postgres included, is gone well within 15 seconds.
+const DEMO_GRACE: Duration = Duration::from_secs(6);
+
+/// `sightline demo`: a private Postgres (unless `DATABASE_URL` names a server), the simulator,
+/// the poller and the web server in one process. Ctrl-C or SIGTERM stops them all, and the
+/// private Postgres is stopped and deleted whatever happened.
+async fn demo(database_url: Option<&str>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let stop = stop_on_signal()?;
+    let listen = demo_listen(listen, DEMO_LISTEN)?;
+    let (url, local) = match database_url {
+        Some(url) => {
+            let url = DatabaseUrl::new(url);
+            eprintln!("sightline demo: using the Postgres server at {url} (DATABASE_URL)");
+            (url, None)
+        }
+        None => {
+            let started = tokio::task::spawn_blocking(LocalPostgres::start)
+                .await
+                .context("the Postgres start task failed")?;
+            let pg = match started {
+                Ok(pg) => pg,
+                // Ctrl-C reached initdb or pg_ctl too: that is a stop, not a failure.
+                Err(_) if *stop.borrow() => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            eprintln!(
+                "sightline demo: started a private Postgres in {} (removed on exit)",
+                pg.dir().display()
+            );
+            (pg.url(), Some(pg))
+        }
+    };
+    let result = run_demo(&url, listen, &stop).await;
+    if let Some(pg) = local {
+        match pg.stop().await {
+            Ok(()) => eprintln!("sightline demo: the private Postgres is stopped and removed"),
+            Err(e) if result.is_ok() => return Err(e),
+            Err(e) => eprintln!("sightline: {e:#}"),
         }
     }
+    result
+}
+
+async fn run_demo(
+    url: &DatabaseUrl,
+    listen: SocketAddr,
+    stop: &watch::Sender<bool>,
+) -> anyhow::Result<()> {
+    let sim = crate::sim::server::spawn(crate::sim::org::Options::default())
+        .await
+        .context("cannot start the simulator")?;
+    let text = {
+        let estate = sim.state.estate.read().unwrap_or_else(|e| e.into_inner());
+        // No scheme here: the first http:// URL in the output is the one to open.
+        eprintln!(
+            "sightline demo: a simulated AWS organisation of {} accounts, {} regions and {} findings, served on {}",
+            estate.accounts.len(),
+            estate.regions.len(),
+            estate.findings.len(),
+            sim.addr
+        );
+        crate::sim::truth::config_toml(&estate, &sim.url)
+    };
+    let mut config = Config::parse(&text).context("the simulator's config")?;
+    config.listen = listen;
+    let pool = db::connect(url, (config.poller.concurrency as u32 + 8).min(64)).await?;
+    db::migrate(&pool).await?;
+    db::accounts::sync(&pool, &config.accounts)
+        .await
+        .context("cannot store the simulated accounts")?;
+    if *stop.borrow() {
+        return Ok(());
+    }
+
+    println!("Sightline demo: open http://{listen}/ (Ctrl-C to stop)");
+    let state = web::AppState::new(pool.clone(), web::Site::from_config(&config));
+    let mut server = tokio::spawn(web::serve(listen, state));
+    // The first cycle starts at once: the pages fill within seconds.
+    let poller = Poller::new(pool.clone(), Arc::new(config)).await;
+    let stopped = stop.subscribe();
+    let mut polling = tokio::spawn(async move { poller.run_forever(stopped).await });
+
+    // The server stops by itself on Ctrl-C or SIGTERM (or fails); either way the rest follows.
+    let mut stopped = stop.subscribe();
+    let served = tokio::select! {
+        joined = &mut server => Some(joined),
+        _ = stopped.wait_for(|s| *s) => None,
+    };
+    stop.send_replace(true);
+    let deadline = tokio::time::Instant::now() + DEMO_GRACE;
+    let served = match served {
+        Some(joined) => joined,
+        None => match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                server.abort();
+                tracing::warn!("the web server did not stop in time: closed");
+                Ok(Ok(()))
+            }
+        },
+    };
+    if tokio::time::timeout_at(deadline, &mut polling)
+        .await
+        .is_err()
+    {
+        polling.abort();
+        tracing::warn!("the poller did not stop in time: its pages in flight are dropped");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), pool.close()).await;
+    drop(sim);
+    served.context("the web server task failed")?
+}
+
+/// The address `demo` serves on: `requested` as given (an error when it cannot be bound), or
+/// `default`, or any free port on the same interface when `default` is busy (said on stderr).
+fn demo_listen(requested: Option<SocketAddr>, default: SocketAddr) -> anyhow::Result<SocketAddr> {
+    // Probes bind and let go: the web server binds the same address a moment later.
+    if let Some(addr) = requested {
+        // Like `serve` without [auth]: nobody signs in to the demo.
+        if !addr.ip().is_loopback() {
+            bail!(
+                "demo --listen {addr}: the demo serves loopback addresses only (127.0.0.1, ::1): its pages have no sign-in"
+            );
+        }
+        let probe = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("demo --listen {addr}: cannot listen there"))?;
+        return Ok(probe.local_addr()?);
+    }
+    match std::net::TcpListener::bind(default) {
+        Ok(_) => Ok(default),
+        Err(e) => {
+            let probe = std::net::TcpListener::bind(SocketAddr::new(default.ip(), 0))
+                .with_context(|| format!("{default} is busy ({e}), and no other port is free"))?;
+            let addr = probe.local_addr()?;
+            eprintln!(
+                "sightline demo: {default} is busy ({e}); serving on port {} instead",
+                addr.port()
+            );
+            Ok(addr)
+        }
+    }
+}
+
+/// A stop switch that Ctrl-C (SIGINT) or SIGTERM turns on. The handlers are in place when this
+/// returns, before anything starts: a signal during start-up is a clean stop, never a kill that
+/// would leave the private Postgres running.
+fn stop_on_signal() -> anyhow::Result<Arc<watch::Sender<bool>>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let stop = Arc::new(watch::Sender::new(false));
+    let switch = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        eprintln!("sightline demo: stopping");
+        switch.send_replace(true);
+    });
+    Ok(stop)
 }
 
 async fn token(pool: &sqlx::PgPool, action: &TokenAction) -> anyhow::Result<()> {
@@ -331,4 +485,35 @@ fn database_url_only(args: &Args) -> anyhow::Result<DatabaseUrl> {
     }
     let config = load_config(args).context("no DATABASE_URL set, and no usable config file")?;
     database_url(args, &config)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn demo_listen_falls_back_only_from_the_default() {
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = busy.local_addr().unwrap();
+        // The default is busy: another port on the same interface.
+        let chosen = demo_listen(None, taken).unwrap();
+        assert_eq!(chosen.ip(), taken.ip());
+        assert_ne!(chosen.port(), taken.port());
+        // An address asked for is used as given, or refused.
+        let e = demo_listen(Some(taken), DEMO_LISTEN).unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with(&format!("demo --listen {taken}: cannot listen there")),
+            "{e:#}"
+        );
+        let e = demo_listen(Some("0.0.0.0:8080".parse().unwrap()), DEMO_LISTEN).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("loopback addresses only"),
+            "{e:#}"
+        );
+        // Port 0 is resolved, so that the printed URL names the real port.
+        let any = demo_listen(Some("127.0.0.1:0".parse().unwrap()), taken).unwrap();
+        assert_ne!(any.port(), 0);
+    }
 }

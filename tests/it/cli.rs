@@ -1,4 +1,4 @@
-//! The binary as an operator meets it: help, config errors, database errors, unbuilt commands,
+//! The binary as an operator meets it: help, config errors, database errors,
 //! `migrate` and `serve` for real.
 
 use std::io::Write;
@@ -129,12 +129,6 @@ fn unreachable_database_is_one_line() {
     );
     assert!(!stderr(&out).contains("hunter2"), "password leaked");
     assert!(started.elapsed() < Duration::from_secs(30));
-}
-
-#[test]
-fn unbuilt_demo_says_so_and_exits_2() {
-    let out = sightline().arg("demo").output().unwrap();
-    assert_one_line_failure(&out, 2, "is not built yet");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod demo;
 mod deploy;
 mod metrics;
 mod moto;
