@@ -6,6 +6,7 @@ pub mod findings;
 pub mod findings_list;
 pub mod metrics;
 pub mod poll;
+pub mod posture;
 pub mod stats;
 pub mod tokens;
 
