@@ -1,11 +1,291 @@
-//! TEMP stub: replaced by the page's real handler.
+//! `/regions`: each region's open findings, the accounts with findings there and its coverage;
+//! `/regions/{code}`: one region across accounts and sources. Regions outside the approved list
+//! are marked, and any activity in them (an open finding, an enabled service) is called out.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+
+use super::accounts::{Problem, StateCell, sources_present};
 use super::error::PageError;
+use super::format::Count;
+use super::overview::{SevCounts, Tally, plural, scale_bars};
+use super::{AppState, Chrome, Site, Viewer, render};
+use crate::db;
+use crate::db::posture::Scope;
+use crate::domain::{Region, Source};
 
-pub async fn list_regions() -> PageError {
-    PageError::NotFound("this page is not built yet".into())
+struct RegionRow {
+    code: String,
+    watched: bool,
+    approved: bool,
+    counts: SevCounts,
+    accounts: Count,
+    targets: Count,
+    enabled: Count,
 }
 
-pub async fn show_region() -> PageError {
-    PageError::NotFound("this page is not built yet".into())
+/// An unapproved region where something runs, and what.
+struct Activity {
+    code: String,
+    what: String,
+}
+
+#[derive(Template)]
+#[template(path = "regions.html")]
+struct RegionsPage {
+    chrome: Chrome,
+    rows: Vec<RegionRow>,
+    activity: Vec<Activity>,
+    approved: Vec<String>,
+}
+
+/// The watched regions in config order, then any other the data names, alphabetically.
+fn region_order<'a>(site: &Site, seen: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut order: Vec<String> = site.regions.iter().map(|r| r.to_string()).collect();
+    let extra: BTreeSet<&str> = seen.filter(|r| !order.iter().any(|o| o == r)).collect();
+    order.extend(extra.into_iter().map(str::to_owned));
+    order
+}
+
+/// `3 open findings, 1 security service enabled`.
+fn activity(open: i64, enabled: i64) -> String {
+    let mut parts = Vec::new();
+    if open > 0 {
+        parts.push(plural(open, "open finding", "open findings"));
+    }
+    if enabled > 0 {
+        parts.push(plural(
+            enabled,
+            "security service enabled",
+            "security services enabled",
+        ));
+    }
+    parts.join(", ")
+}
+
+pub async fn list_regions(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
+    let pool = &state.pool;
+    let (open, coverage) = tokio::try_join!(
+        db::posture::open_by_region_account(pool),
+        db::posture::coverage_by_region(pool),
+    )?;
+    let site = &state.site;
+    let mut tallies: BTreeMap<&str, (Tally, BTreeSet<&str>)> = BTreeMap::new();
+    for c in &open {
+        let (t, accounts) = tallies.entry(&c.region).or_default();
+        t.add(&c.severity, c.count);
+        accounts.insert(&c.account_id);
+    }
+    let order = region_order(
+        site,
+        open.iter()
+            .map(|c| c.region.as_str())
+            .chain(coverage.iter().map(|c| c.region.as_str())),
+    );
+    let mut rows: Vec<RegionRow> = order
+        .iter()
+        .map(|code| {
+            let (tally, accounts) = tallies.get(code.as_str()).cloned().unwrap_or_default();
+            let cov = coverage.iter().find(|c| &c.region == code);
+            RegionRow {
+                code: code.clone(),
+                watched: site.regions.iter().any(|r| r.as_str() == code),
+                approved: site.is_approved(code),
+                counts: SevCounts::new(&tally, &[("region", code)]),
+                accounts: Count(accounts.len() as i64),
+                targets: Count(cov.map_or(0, |c| c.targets)),
+                enabled: Count(cov.map_or(0, |c| c.enabled)),
+            }
+        })
+        .collect();
+    scale_bars(rows.iter_mut().map(|r| &mut r.counts));
+    let activity = rows
+        .iter()
+        .filter(|r| !r.approved && (r.counts.total.n.0 > 0 || r.enabled.0 > 0))
+        .map(|r| Activity {
+            code: r.code.clone(),
+            what: activity(r.counts.total.n.0, r.enabled.0),
+        })
+        .collect();
+    let page = RegionsPage {
+        chrome: Chrome::for_viewer("regions", viewer),
+        rows,
+        activity,
+        approved: site
+            .approved_regions
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+    };
+    render(&page)
+}
+
+struct AccountRow {
+    id: String,
+    name: String,
+    counts: SevCounts,
+    /// The account's services in this region, in the order of `source_heads`.
+    cells: Vec<StateCell>,
+}
+
+struct SourceRow {
+    name: &'static str,
+    counts: SevCounts,
+}
+
+#[derive(Template)]
+#[template(path = "region.html")]
+struct RegionPage {
+    chrome: Chrome,
+    code: String,
+    watched: bool,
+    approved: bool,
+    open: SevCounts,
+    accounts_with_open: Count,
+    enabled: Count,
+    targets: Count,
+    /// What runs here, when the region is not approved.
+    activity: String,
+    accounts: Vec<AccountRow>,
+    sources: Vec<SourceRow>,
+    source_heads: Vec<&'static str>,
+    problems: Vec<Problem>,
+}
+
+pub async fn show_region(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(code): Path<String>,
+) -> Result<Response, PageError> {
+    let region: Region = code
+        .parse()
+        .map_err(|_| PageError::NotFound(format!("{code:?} is not an AWS region code.")))?;
+    let site = &state.site;
+    let rc = region.as_str();
+    let pool = &state.pool;
+    let watched = site.regions.iter().any(|r| r == &region);
+    let (cells, coverage, infos, known) = tokio::try_join!(
+        db::posture::open_in_region(pool, rc),
+        db::posture::coverage_cells(pool, Scope::Region(rc)),
+        db::posture::accounts(pool),
+        async {
+            if watched {
+                Ok(true)
+            } else {
+                db::posture::region_known(pool, rc).await
+            }
+        },
+    )?;
+    if !known {
+        return Err(PageError::NotFound(format!(
+            "Region {rc} is not watched and Sightline holds no data about it."
+        )));
+    }
+
+    let mut total = Tally::default();
+    let mut by_account: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut by_source: BTreeMap<&str, Tally> = BTreeMap::new();
+    for c in &cells {
+        total.add(&c.severity, c.count);
+        by_account
+            .entry(&c.account_id)
+            .or_default()
+            .add(&c.severity, c.count);
+        by_source
+            .entry(&c.source)
+            .or_default()
+            .add(&c.severity, c.count);
+    }
+    let sources_polled = sources_present(&coverage);
+    let name_of = |id: &str| {
+        infos
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.name.clone())
+            .unwrap_or_default()
+    };
+
+    // The accounts with findings or coverage here: most open findings first.
+    let ids: BTreeSet<&str> = by_account
+        .keys()
+        .copied()
+        .chain(coverage.iter().map(|c| c.account_id.as_str()))
+        .collect();
+    let mut accounts: Vec<AccountRow> = ids
+        .into_iter()
+        .map(|id| AccountRow {
+            id: id.to_owned(),
+            name: name_of(id),
+            counts: SevCounts::new(
+                by_account.get(id).unwrap_or(&Tally::default()),
+                &[("region", rc), ("account", id)],
+            ),
+            cells: sources_polled
+                .iter()
+                .map(|s| {
+                    StateCell::of(
+                        coverage
+                            .iter()
+                            .find(|c| c.account_id == id && c.source == s.as_str()),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    accounts.sort_by(|a, b| {
+        let (ta, tb) = (
+            by_account.get(a.id.as_str()).copied().unwrap_or_default(),
+            by_account.get(b.id.as_str()).copied().unwrap_or_default(),
+        );
+        tb.gravity()
+            .cmp(&ta.gravity())
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    scale_bars(accounts.iter_mut().map(|r| &mut r.counts));
+
+    let mut sources: Vec<SourceRow> = Source::ALL
+        .iter()
+        .map(|s| SourceRow {
+            name: s.display_name(),
+            counts: SevCounts::new(
+                by_source.get(s.as_str()).unwrap_or(&Tally::default()),
+                &[("region", rc), ("source", s.as_str())],
+            ),
+        })
+        .collect();
+    scale_bars(sources.iter_mut().map(|r| &mut r.counts));
+
+    let problems = coverage
+        .iter()
+        .filter(|c| c.state.as_deref() != Some("enabled"))
+        .map(|c| Problem::of(c, &name_of(&c.account_id)))
+        .collect();
+    let enabled = coverage
+        .iter()
+        .filter(|c| c.state.as_deref() == Some("enabled"))
+        .count() as i64;
+
+    let page = RegionPage {
+        chrome: Chrome::for_viewer("regions", viewer),
+        code: rc.to_owned(),
+        watched,
+        approved: site.is_approved(rc),
+        open: SevCounts::new(&total, &[("region", rc)]),
+        accounts_with_open: Count(by_account.values().filter(|t| t.total() > 0).count() as i64),
+        enabled: Count(enabled),
+        targets: Count(coverage.len() as i64),
+        activity: activity(total.total(), enabled),
+        accounts,
+        sources,
+        source_heads: sources_polled.iter().map(|s| s.display_name()).collect(),
+        problems,
+    };
+    render(&page)
 }
