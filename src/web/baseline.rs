@@ -1,7 +1,22 @@
-//! TEMP stub: replaced by the page's real handler.
+//! `/baseline`: not built yet. The page says which checks will run, and shows no result.
+
+use askama::Template;
+use axum::response::Response;
 
 use super::error::PageError;
+use super::trends::README_STATUS;
+use super::{Chrome, Viewer, render};
 
-pub async fn show_baseline() -> PageError {
-    PageError::NotFound("this page is not built yet".into())
+#[derive(Template)]
+#[template(path = "baseline.html")]
+struct BaselinePage {
+    chrome: Chrome,
+    readme_status: &'static str,
+}
+
+pub async fn show_baseline(viewer: Viewer) -> Result<Response, PageError> {
+    render(&BaselinePage {
+        chrome: Chrome::for_viewer("baseline", viewer),
+        readme_status: README_STATUS,
+    })
 }

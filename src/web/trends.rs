@@ -1,7 +1,24 @@
-//! TEMP stub: replaced by the page's real handler.
+//! `/trends`: not built yet. The page says what it will show, and shows no number.
+
+use askama::Template;
+use axum::response::Response;
 
 use super::error::PageError;
+use super::{Chrome, Viewer, render};
 
-pub async fn show_trends() -> PageError {
-    PageError::NotFound("this page is not built yet".into())
+/// Where the README says what is built and what is not.
+pub const README_STATUS: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "#status");
+
+#[derive(Template)]
+#[template(path = "trends.html")]
+struct TrendsPage {
+    chrome: Chrome,
+    readme_status: &'static str,
+}
+
+pub async fn show_trends(viewer: Viewer) -> Result<Response, PageError> {
+    render(&TrendsPage {
+        chrome: Chrome::for_viewer("trends", viewer),
+        readme_status: README_STATUS,
+    })
 }
