@@ -10,6 +10,7 @@ mod deploy;
 mod metrics;
 mod moto;
 mod moto_poll;
+mod pages;
 mod poll;
 mod sim;
 mod sim_accessanalyzer;
