@@ -1,6 +1,7 @@
 //! The versioned JSON API (`/api/v1`): bearer tokens, errors as `{"error": {"code", "message"}}`,
 //! lists as `{"items", "next_cursor"}`, and its OpenAPI document.
 
+pub mod accounts;
 pub mod coverage;
 pub mod error;
 pub mod findings;
@@ -25,6 +26,9 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/findings", get(findings::list_findings))
         .route("/api/v1/findings/{id}", get(findings::show_finding))
+        .route("/api/v1/accounts", get(accounts::list_accounts))
+        .route("/api/v1/accounts/{id}", get(accounts::show_account))
+        .route("/api/v1/regions", get(accounts::list_regions))
         .route("/api/v1/stats/open", get(stats::open_stats))
         .route("/api/v1/coverage", get(coverage::list_coverage))
         .route("/api/v1/poll-runs", get(poll_runs::list_poll_runs))

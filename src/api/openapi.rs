@@ -22,6 +22,9 @@ use crate::web::{Chrome, Viewer, render};
     paths(
         super::findings::list_findings,
         super::findings::show_finding,
+        super::accounts::list_accounts,
+        super::accounts::show_account,
+        super::accounts::list_regions,
         super::stats::open_stats,
         super::coverage::list_coverage,
         super::poll_runs::list_poll_runs,

@@ -273,3 +273,52 @@ async fn a_cursor_walk_sees_each_finding_once_while_the_poller_writes(pool: PgPo
         .count();
     assert_eq!(missing, 0, "every one of the 10,000 findings present throughout was returned");
 }
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn accounts_and_regions_show_the_open_counts(pool: PgPool) {
+    super::findings::seed(&pool).await;
+    let accounts: Vec<sightline::config::AccountConfig> = (0..20)
+        .map(|i| sightline::config::AccountConfig {
+            id: format!("{:012}", 100_000_000_000_u64 + i).parse().unwrap(),
+            name: format!("acct-{i:02}"),
+            environment: if i < 5 { "prod" } else { "dev" }.into(),
+            owner: "team".into(),
+            role_arn: None,
+        })
+        .collect();
+    db::accounts::sync(&pool, &accounts).await.unwrap();
+    db::coverage::record(&pool, "100000000003", "ap-southeast-2", "macie", "not_enabled", "off").await.unwrap();
+    let t = token(&pool, "t", None).await;
+
+    let (s, b) = call(&pool, "/api/v1/accounts", Some(&t)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let items = b["items"].as_array().unwrap();
+    assert_eq!(items.len(), 20);
+    let total: i64 = items.iter().map(|a| a["open"]["total"].as_i64().unwrap()).sum();
+    assert_eq!(total, 228);
+    // Account …03 holds findings 3, 23, 43, …, 223 (4 high, 4 low, 4 medium); 3 is resolved.
+    let a3 = items.iter().find(|a| a["id"] == "100000000003").unwrap();
+    assert_eq!(a3["name"], "acct-03");
+    assert_eq!((a3["open"]["total"].as_i64(), a3["open"]["high"].as_i64(), a3["open"]["critical"].as_i64()), (Some(11), Some(3), Some(0)));
+    assert_eq!(a3["coverage"]["targets"], 1);
+    assert_eq!(a3["coverage"]["enabled"], 0);
+
+    let (s, b) = call(&pool, "/api/v1/accounts/100000000003", Some(&t)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["open"]["total"], 11);
+    assert_eq!(b["by_region"][0]["key"], "ap-southeast-2");
+    assert_eq!(b["by_source"][0]["key"], "securityhub");
+    assert_eq!(b["coverage_cells"][0]["state"], "not_enabled");
+    let (s, b) = call(&pool, "/api/v1/accounts/000000000000", Some(&t)).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    let (s, b) = call(&pool, "/api/v1/accounts/12", Some(&t)).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+
+    let (s, b) = call(&pool, "/api/v1/regions", Some(&t)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let regions = b["items"].as_array().unwrap();
+    assert_eq!(regions.len(), 4);
+    let eu = regions.iter().find(|r| r["region"] == "eu-west-1").unwrap();
+    assert_eq!(eu["open"]["total"], 57, "60 findings there, 3 of them resolved (i = 1, 5, 9)");
+    assert_eq!(eu["accounts_with_open_findings"], 5, "accounts 1, 5, 9, 13, 17");
+}
