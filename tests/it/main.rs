@@ -4,9 +4,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod api;
+mod auth;
+mod browser;
 mod cli;
+mod contract;
 mod demo;
 mod deploy;
+mod findings;
 mod metrics;
 mod moto;
 mod moto_poll;
