@@ -95,12 +95,34 @@ struct DocSchema {
     fields: Vec<DocField>,
 }
 
+/// A piece of a paragraph: text, or `code` (between backticks in the description).
+struct Span {
+    code: bool,
+    text: String,
+}
+
+/// Paragraphs of the description, with `code` spans.
+fn paragraphs(text: &str) -> Vec<Vec<Span>> {
+    text.split("\n\n")
+        .map(|p| {
+            p.split('`')
+                .enumerate()
+                .filter(|(_, t)| !t.is_empty())
+                .map(|(i, t)| Span {
+                    code: i % 2 == 1,
+                    text: t.to_owned(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "api_docs.html")]
 struct ApiDocsPage {
     chrome: Chrome,
     title: String,
-    description: String,
+    description: Vec<Vec<Span>>,
     operations: Vec<DocOperation>,
     schemas: Vec<DocSchema>,
 }
@@ -226,7 +248,7 @@ pub async fn show_api_docs(viewer: Viewer) -> Result<Response, PageError> {
     render(&ApiDocsPage {
         chrome: Chrome::for_viewer("", viewer),
         title: doc.pointer("/info/title").and_then(Value::as_str).unwrap_or("API").to_owned(),
-        description: doc.pointer("/info/description").and_then(Value::as_str).unwrap_or("").to_owned(),
+        description: paragraphs(doc.pointer("/info/description").and_then(Value::as_str).unwrap_or("")),
         operations,
         schemas,
     })

@@ -117,10 +117,13 @@ pub async fn list_findings(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let request = filter::parse_list_request(query.as_deref().unwrap_or(""), PAGE_RULES)?;
-    let (page, facets) = tokio::try_join!(
+    let (page, facets, accounts) = tokio::try_join!(
         db::findings_list::list(&state.pool, &request),
         db::findings_list::facets(&state.pool, &request.filter),
+        db::posture::accounts(&state.pool),
     )?;
+    let names: std::collections::HashMap<String, String> =
+        accounts.into_iter().map(|a| (a.id, a.name)).collect();
     let f = &request.filter;
     let mut extra = Vec::new();
     if request.sort != PAGE_RULES.default_sort {
@@ -167,7 +170,7 @@ pub async fn list_findings(
     let page = FindingsPage {
         chrome: Chrome::for_viewer("findings", viewer),
         total: Count(facets.total),
-        facets: facet_groups(&request, &facets),
+        facets: facet_groups(&request, &facets, &names),
         chips: chips(f),
         severities: choices(&Severity::ALL.map(|s| (s.as_str(), s.as_str())), &f.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
         statuses: choices(&Status::ALL.map(|s| (s.as_str(), s.as_str())), &f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
@@ -225,7 +228,11 @@ fn with_value(f: &FindingFilter, dimension: &str, value: &str) -> FindingFilter 
 
 const FACET_TOP: usize = 12;
 
-fn facet_groups(request: &ListRequest, facets: &Facets) -> Vec<FacetGroup> {
+fn facet_groups(
+    request: &ListRequest,
+    facets: &Facets,
+    names: &std::collections::HashMap<String, String>,
+) -> Vec<FacetGroup> {
     let f = &request.filter;
     let group = |title: &'static str, dimension: &str, values: Vec<(String, String, i64)>, selected: &[String]| {
         let more = values.len().saturating_sub(FACET_TOP);
@@ -262,7 +269,19 @@ fn facet_groups(request: &ListRequest, facets: &Facets) -> Vec<FacetGroup> {
                 .collect(),
             &f.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
         ),
-        group("Account", "account", plain(&facets.account), &f.accounts.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        group(
+            "Account",
+            "account",
+            facets
+                .account
+                .iter()
+                .map(|(id, n)| {
+                    let label = names.get(id).map_or_else(|| id.clone(), |name| format!("{name} ({id})"));
+                    (id.clone(), label, *n)
+                })
+                .collect(),
+            &f.accounts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ),
         group("Region", "region", plain(&facets.region), &f.regions.iter().map(ToString::to_string).collect::<Vec<_>>()),
         group(
             "Resource type",
@@ -342,6 +361,11 @@ struct FindingPage {
     events: Vec<EventLine>,
     raw: String,
     console_url: Option<String>,
+    /// The source's own description of the finding, when it gives one.
+    description: Option<String>,
+    /// Security Hub's remediation advice and its link, when given.
+    remediation: Option<String>,
+    remediation_url: Option<String>,
 }
 
 pub async fn show_finding(
@@ -366,6 +390,18 @@ pub async fn show_finding(
         .or_else(|| provenances.first())
         .map(|p| p.console_url.clone());
     let source_name = f.source.parse::<Source>().map(Source::display_name).unwrap_or("unknown");
+    let text_at = |pointer: &str| {
+        f.raw
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let description = text_at("/Description").or_else(|| text_at("/description"));
+    let remediation = text_at("/Remediation/Recommendation/Text");
+    // Only web links: the URL comes from outside.
+    let remediation_url = text_at("/Remediation/Recommendation/Url").filter(|u| u.starts_with("https://"));
     let page = FindingPage {
         chrome: Chrome::for_viewer("findings", viewer),
         account_name: account,
@@ -377,6 +413,9 @@ pub async fn show_finding(
         raw: serde_json::to_string_pretty(&f.raw).unwrap_or_else(|_| f.raw.to_string()),
         console_url,
         provenances,
+        description,
+        remediation,
+        remediation_url,
         f,
     };
     render(&page)
