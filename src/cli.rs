@@ -155,6 +155,7 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
         }
         Command::Serve { no_poller } => {
             let config = load_config(&args)?;
+            config.check_listen()?;
             let url = database_url(&args, &config)?;
             let pool = db::connect(&url, 16).await?;
             db::migrate(&pool).await?;
