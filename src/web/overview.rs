@@ -367,8 +367,8 @@ fn top_accounts(
 /// The SVG of the daily open counts; `None` when no day has a rollup.
 fn sparkline(days: &[DayCount]) -> Option<Sparkline> {
     let (first, last) = (days.first()?, days.last()?);
-    const W: f64 = 300.0;
-    const H: f64 = 44.0;
+    const W: f64 = 360.0;
+    const H: f64 = 56.0;
     const PAD: f64 = 3.0;
     let high = days.iter().map(|d| d.open).max().unwrap_or(0);
     let low = days.iter().map(|d| d.open).min().unwrap_or(0);
@@ -474,7 +474,7 @@ mod tests {
             },
         ];
         let s = sparkline(&days).unwrap();
-        assert_eq!(s.points, "3.0,41.0 297.0,3.0");
+        assert_eq!(s.points, "3.0,53.0 357.0,3.0");
         assert_eq!((s.low, s.high, s.latest), (Count(10), Count(20), Count(20)));
         assert!(sparkline(&[]).is_none());
     }

@@ -50,7 +50,7 @@ fn region_order<'a>(site: &Site, seen: impl Iterator<Item = &'a str>) -> Vec<Str
     order
 }
 
-/// `3 open findings, 1 security service enabled`.
+/// `3 open findings and 1 security service enabled`.
 fn activity(open: i64, enabled: i64) -> String {
     let mut parts = Vec::new();
     if open > 0 {
@@ -63,7 +63,7 @@ fn activity(open: i64, enabled: i64) -> String {
             "security services enabled",
         ));
     }
-    parts.join(", ")
+    parts.join(" and ")
 }
 
 pub async fn list_regions(
