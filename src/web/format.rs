@@ -16,7 +16,7 @@ impl fmt::Display for Count {
             f.write_str("-")?;
         }
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 f.write_str(",")?;
             }
             write!(f, "{c}")?;

@@ -240,7 +240,7 @@ async fn a_cursor_walk_sees_each_finding_once_while_the_poller_writes(pool: PgPo
             for (i, f) in batch.iter_mut().enumerate().skip(round % 7).step_by(7).take(500) {
                 f.updated_at = now;
                 f.severity = sightline::domain::Severity::ALL[(i + round) % 5];
-                f.status = if round % 2 == 0 { sightline::domain::Status::Resolved } else { sightline::domain::Status::Open };
+                f.status = if round.is_multiple_of(2) { sightline::domain::Status::Resolved } else { sightline::domain::Status::Open };
                 f.raw["UpdatedAt"] = now.to_rfc3339().into();
                 changed.push(f.clone());
             }
