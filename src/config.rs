@@ -459,7 +459,8 @@ impl Config {
             if auth.trusted_proxies.is_empty() {
                 return fail(
                     "auth.trusted_proxies",
-                    "list the addresses your reverse proxy connects from (e.g. [\"127.0.0.1\"])".into(),
+                    "list the addresses your reverse proxy connects from (e.g. [\"127.0.0.1\"])"
+                        .into(),
                 );
             }
         }
@@ -654,7 +655,10 @@ owner = "payments"
         assert!(c.check_listen().is_ok());
         let open = Config::parse(&MINIMAL.replace("127.0.0.1:8080", "0.0.0.0:8080")).unwrap();
         let e = open.check_listen().unwrap_err().to_string();
-        assert!(e.starts_with("listen: 0.0.0.0:8080 is reachable from other machines"), "{e}");
+        assert!(
+            e.starts_with("listen: 0.0.0.0:8080 is reachable from other machines"),
+            "{e}"
+        );
         let proxied = Config::parse(
             &(MINIMAL.replace("127.0.0.1:8080", "0.0.0.0:8080")
                 + "[auth]\nmode = \"proxy\"\ntrusted_proxies = [\"10.0.0.5\"]\n"),

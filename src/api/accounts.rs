@@ -94,14 +94,21 @@ pub struct AccountListResponse {
     ),
     security(("bearer" = []))
 )]
-pub async fn list_accounts(State(state): State<AppState>) -> Result<Json<AccountListResponse>, ApiError> {
+pub async fn list_accounts(
+    State(state): State<AppState>,
+) -> Result<Json<AccountListResponse>, ApiError> {
     let (accounts, open, coverage) = tokio::try_join!(
         db::posture::accounts(&state.pool),
         db::posture::open_by_account(&state.pool),
         db::posture::coverage_by_account(&state.pool),
     )?;
     let mut counts: BTreeMap<String, SeverityCounts> = BTreeMap::new();
-    for KeyedCount { key, severity, count } in open {
+    for KeyedCount {
+        key,
+        severity,
+        count,
+    } in open
+    {
         counts.entry(key).or_default().add(&severity, count);
     }
     let mut covered: BTreeMap<String, (CoverageSummary, Option<DateTime<Utc>>)> = coverage
@@ -196,7 +203,9 @@ pub async fn show_account(
     if id.parse::<crate::domain::AccountId>().is_err() {
         return Err(missing());
     }
-    let account = db::posture::account(&state.pool, &id).await?.ok_or_else(missing)?;
+    let account = db::posture::account(&state.pool, &id)
+        .await?
+        .ok_or_else(missing)?;
     let (cells, coverage) = tokio::try_join!(
         db::posture::open_in_account(&state.pool, &id),
         db::posture::coverage_cells(&state.pool, Scope::Account(&id)),
@@ -206,19 +215,33 @@ pub async fn show_account(
     let mut by_source: BTreeMap<String, SeverityCounts> = BTreeMap::new();
     for c in &cells {
         total.add(&c.severity, c.count);
-        by_region.entry(c.region.clone()).or_default().add(&c.severity, c.count);
-        by_source.entry(c.source.clone()).or_default().add(&c.severity, c.count);
+        by_region
+            .entry(c.region.clone())
+            .or_default()
+            .add(&c.severity, c.count);
+        by_source
+            .entry(c.source.clone())
+            .or_default()
+            .add(&c.severity, c.count);
     }
     let sorted = |m: BTreeMap<String, SeverityCounts>| {
         let mut v: Vec<BreakdownResponse> = m
             .into_iter()
             .map(|(key, open)| BreakdownResponse { key, open })
             .collect();
-        v.sort_by(|a, b| b.open.total.cmp(&a.open.total).then_with(|| a.key.cmp(&b.key)));
+        v.sort_by(|a, b| {
+            b.open
+                .total
+                .cmp(&a.open.total)
+                .then_with(|| a.key.cmp(&b.key))
+        });
         v
     };
     let targets = coverage.len() as i64;
-    let enabled = coverage.iter().filter(|c| c.state.as_deref() == Some("enabled")).count() as i64;
+    let enabled = coverage
+        .iter()
+        .filter(|c| c.state.as_deref() == Some("enabled"))
+        .count() as i64;
     let last_polled_at = coverage.iter().filter_map(|c| c.last_polled_at).max();
     Ok(Json(AccountDetailResponse {
         account: AccountResponse {
@@ -282,13 +305,21 @@ pub struct RegionListResponse {
     ),
     security(("bearer" = []))
 )]
-pub async fn list_regions(State(state): State<AppState>) -> Result<Json<RegionListResponse>, ApiError> {
+pub async fn list_regions(
+    State(state): State<AppState>,
+) -> Result<Json<RegionListResponse>, ApiError> {
     let (open, coverage) = tokio::try_join!(
         db::posture::open_by_region_account(&state.pool),
         db::posture::coverage_by_region(&state.pool),
     )?;
-    let mut regions: BTreeMap<String, (SeverityCounts, std::collections::BTreeSet<String>, CoverageSummary)> =
-        BTreeMap::new();
+    let mut regions: BTreeMap<
+        String,
+        (
+            SeverityCounts,
+            std::collections::BTreeSet<String>,
+            CoverageSummary,
+        ),
+    > = BTreeMap::new();
     for r in &state.site.regions {
         regions.entry(r.to_string()).or_default();
     }

@@ -46,7 +46,9 @@ pub struct CoverageListResponse {
     ),
     security(("bearer" = []))
 )]
-pub async fn list_coverage(State(state): State<AppState>) -> Result<Json<CoverageListResponse>, ApiError> {
+pub async fn list_coverage(
+    State(state): State<AppState>,
+) -> Result<Json<CoverageListResponse>, ApiError> {
     let items = db::coverage::list(&state.pool)
         .await?
         .into_iter()

@@ -224,7 +224,9 @@ pub async fn show_finding(
     }
     let missing = || ApiError::not_found(format!("no finding with id {id:?}"));
     let uuid: Uuid = id.parse().map_err(|_| missing())?;
-    let f = db::findings::get(&state.pool, uuid).await?.ok_or_else(missing)?;
+    let f = db::findings::get(&state.pool, uuid)
+        .await?
+        .ok_or_else(missing)?;
     let (events, account_name) = tokio::try_join!(
         db::findings::events(&state.pool, uuid),
         db::accounts::name(&state.pool, &f.account_id),

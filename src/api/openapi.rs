@@ -146,7 +146,11 @@ fn type_name(schema: &Value) -> String {
     }
     let base = match schema.get("type") {
         Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" | "),
         _ => "object".to_owned(),
     };
     let base = if base.starts_with("array") {
@@ -178,7 +182,10 @@ pub async fn show_api_docs(viewer: Viewer) -> Result<Response, PageError> {
                             .map(|p| DocParam {
                                 name: text(p, "name"),
                                 location: text(p, "in"),
-                                required: p.get("required").and_then(Value::as_bool).unwrap_or(false),
+                                required: p
+                                    .get("required")
+                                    .and_then(Value::as_bool)
+                                    .unwrap_or(false),
                                 description: text(p, "description"),
                             })
                             .collect()
@@ -213,7 +220,10 @@ pub async fn show_api_docs(viewer: Viewer) -> Result<Response, PageError> {
         }
     }
     let mut schemas = Vec::new();
-    if let Some(all) = doc.pointer("/components/schemas").and_then(Value::as_object) {
+    if let Some(all) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
         for (name, s) in all {
             let required: Vec<&str> = s
                 .get("required")
@@ -231,7 +241,11 @@ pub async fn show_api_docs(viewer: Viewer) -> Result<Response, PageError> {
                             kind: format!(
                                 "{}{}",
                                 type_name(p),
-                                if required.contains(&field.as_str()) { "" } else { ", optional" }
+                                if required.contains(&field.as_str()) {
+                                    ""
+                                } else {
+                                    ", optional"
+                                }
                             ),
                             description: text(p, "description"),
                         })
@@ -247,8 +261,16 @@ pub async fn show_api_docs(viewer: Viewer) -> Result<Response, PageError> {
     }
     render(&ApiDocsPage {
         chrome: Chrome::for_viewer("", viewer),
-        title: doc.pointer("/info/title").and_then(Value::as_str).unwrap_or("API").to_owned(),
-        description: paragraphs(doc.pointer("/info/description").and_then(Value::as_str).unwrap_or("")),
+        title: doc
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .unwrap_or("API")
+            .to_owned(),
+        description: paragraphs(
+            doc.pointer("/info/description")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        ),
         operations,
         schemas,
     })

@@ -95,7 +95,11 @@ pub async fn list_poll_runs(
                 errors_only = match v.as_ref() {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(ApiError::invalid_parameter("errors_only: expected true or false")),
+                    _ => {
+                        return Err(ApiError::invalid_parameter(
+                            "errors_only: expected true or false",
+                        ));
+                    }
                 };
             }
             "limit" => {
@@ -103,7 +107,9 @@ pub async fn list_poll_runs(
                     .parse::<i64>()
                     .ok()
                     .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::invalid_parameter("limit: expected a whole number from 1 to 1000"))?;
+                    .ok_or_else(|| {
+                        ApiError::invalid_parameter("limit: expected a whole number from 1 to 1000")
+                    })?;
             }
             "cursor" => {
                 before = Some(
@@ -122,7 +128,8 @@ pub async fn list_poll_runs(
             }
         }
     }
-    let mut rows = db::poll::list_runs(&state.pool, before, cycle_id, errors_only, limit + 1).await?;
+    let mut rows =
+        db::poll::list_runs(&state.pool, before, cycle_id, errors_only, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = rows.last().filter(|_| more).map(|r| format!("r{}", r.id));
@@ -131,7 +138,12 @@ pub async fn list_poll_runs(
         .map(|r| PollRunResponse {
             id: r.id,
             cycle_id: r.cycle_id,
-            kind: if r.account_id.is_some() { "target" } else { "cycle" }.to_owned(),
+            kind: if r.account_id.is_some() {
+                "target"
+            } else {
+                "cycle"
+            }
+            .to_owned(),
             account_id: r.account_id,
             region: r.region,
             source: r.source,

@@ -246,8 +246,15 @@ impl FindingRow {
                 m.iter()
                     .map(|(reporter, v)| Report {
                         reporter: reporter.clone(),
-                        native_id: v.get("native_id").and_then(|x| x.as_str()).unwrap_or("").to_owned(),
-                        updated_at: v.get("updated_at").and_then(|x| x.as_str()).map(str::to_owned),
+                        native_id: v
+                            .get("native_id")
+                            .and_then(|x| x.as_str())
+                            .unwrap_or("")
+                            .to_owned(),
+                        updated_at: v
+                            .get("updated_at")
+                            .and_then(|x| x.as_str())
+                            .map(str::to_owned),
                     })
                     .collect()
             })

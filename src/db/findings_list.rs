@@ -87,9 +87,10 @@ pub async fn list(pool: &PgPool, request: &ListRequest) -> Result<ListPage, sqlx
     let next = match items.last() {
         Some(last) if more => Some(Cursor {
             sort: request.sort,
-            severity: last.severity.parse().map_err(|e: crate::domain::ParseError| {
-                sqlx::Error::Decode(e.0.into())
-            })?,
+            severity: last
+                .severity
+                .parse()
+                .map_err(|e: crate::domain::ParseError| sqlx::Error::Decode(e.0.into()))?,
             updated_at: last.updated_at,
             id: last.id,
         }),
@@ -110,6 +111,8 @@ pub struct Facets {
     pub account: Vec<(String, i64)>,
     /// Resource types, most findings first; `None` for findings without one.
     pub resource_type: Vec<(Option<String>, i64)>,
+    /// When the counts come from `finding_counts`: its last refresh. `None`: counted live.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -119,9 +122,18 @@ struct FacetRow {
     count: i64,
 }
 
-/// The total and the facet counts of a filter, in one pass over the matching rows.
+/// The total and the facet counts of a filter, in one pass. A filter on dimensions only
+/// (account, region, source, severity, status, resource type, environment) is summed from
+/// `finding_counts`, as of its last refresh (`Facets::as_of`); free text and `updated_since`
+/// need the findings themselves, counted live.
 pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sqlx::Error> {
-    let mut qb = QueryBuilder::<Postgres>::new(
+    let from_counts = filter.q.is_none() && filter.updated_since.is_none();
+    let (count, from) = if from_counts {
+        ("coalesce(sum(f.n), 0)::bigint", "finding_counts f")
+    } else {
+        ("count(*)", "findings f")
+    };
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
         "SELECT CASE \
            WHEN GROUPING(f.severity) = 0 THEN 'severity' \
            WHEN GROUPING(f.status) = 0 THEN 'status' \
@@ -130,16 +142,19 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
            WHEN GROUPING(f.account_id) = 0 THEN 'account' \
            WHEN GROUPING(f.resource_type) = 0 THEN 'resource_type' \
            ELSE 'total' END AS dimension, \
-         coalesce(f.severity::text, f.status::text, f.source::text, f.region, f.account_id, f.resource_type) AS value, \
-         count(*) AS count \
-         FROM findings f",
-    );
+         coalesce(f.severity::text, f.status::text, f.source::text, f.region, f.account_id, nullif(f.resource_type, '')) AS value, \
+         {count} AS count \
+         FROM {from}"
+    ));
     push_filter(&mut qb, filter);
     qb.push(
         " GROUP BY GROUPING SETS ((f.severity), (f.status), (f.source), (f.region), (f.account_id), (f.resource_type), ())",
     );
     let rows: Vec<FacetRow> = qb.build_query_as().fetch_all(pool).await?;
     let mut facets = Facets::default();
+    if from_counts {
+        facets.as_of = Some(super::counts::refreshed_at(pool).await?);
+    }
     for row in rows {
         let value = row.value;
         match row.dimension.as_str() {

@@ -1,7 +1,8 @@
 //! What the posture pages read (overview, accounts, regions, coverage, status): open findings
 //! grouped the way each page shows them, coverage beside the poll targets, and the poller's
-//! recent cycles. Each page is a few GROUP BY statements over indexed columns, never a loop of
-//! queries per account or region. Counts are of canonical findings (one row per finding).
+//! recent cycles. Each page is a few GROUP BY statements, never a loop of queries per account
+//! or region. Counts are of canonical findings (one row per finding), summed from the
+//! `finding_counts` view (see `db::counts`), as of its last refresh.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
@@ -22,9 +23,9 @@ pub async fn open_by_source(pool: &PgPool) -> Result<Vec<KeyedCount>, sqlx::Erro
     sqlx::query_as!(
         KeyedCount,
         r#"
-        SELECT source::text AS "key!", severity::text AS "severity!", n AS "count!"
-        FROM (SELECT source, severity, count(*) AS n FROM findings WHERE status = 'open'
-              GROUP BY source, severity) g
+        SELECT source::text AS "key!", severity::text AS "severity!", sum(n)::bigint AS "count!"
+        FROM finding_counts WHERE status = 'open'
+        GROUP BY source, severity
         "#
     )
     .fetch_all(pool)
@@ -36,9 +37,9 @@ pub async fn open_by_account(pool: &PgPool) -> Result<Vec<KeyedCount>, sqlx::Err
     sqlx::query_as!(
         KeyedCount,
         r#"
-        SELECT account_id AS "key!", severity::text AS "severity!", n AS "count!"
-        FROM (SELECT account_id, severity, count(*) AS n FROM findings WHERE status = 'open'
-              GROUP BY account_id, severity) g
+        SELECT account_id AS "key!", severity::text AS "severity!", sum(n)::bigint AS "count!"
+        FROM finding_counts WHERE status = 'open'
+        GROUP BY account_id, severity
         "#
     )
     .fetch_all(pool)
@@ -61,9 +62,9 @@ pub async fn open_by_region_account(pool: &PgPool) -> Result<Vec<RegionAccountCo
         RegionAccountCount,
         r#"
         SELECT region AS "region!", account_id AS "account_id!", severity::text AS "severity!",
-               n AS "count!"
-        FROM (SELECT region, account_id, severity, count(*) AS n FROM findings
-              WHERE status = 'open' GROUP BY region, account_id, severity) g
+               sum(n)::bigint AS "count!"
+        FROM finding_counts WHERE status = 'open'
+        GROUP BY region, account_id, severity
         "#
     )
     .fetch_all(pool)
@@ -89,9 +90,9 @@ pub async fn open_in_account(
         CellCount,
         r#"
         SELECT $1::text AS "account_id!", region AS "region!", source::text AS "source!",
-               severity::text AS "severity!", n AS "count!"
-        FROM (SELECT region, source, severity, count(*) AS n FROM findings
-              WHERE account_id = $1 AND status = 'open' GROUP BY region, source, severity) g
+               severity::text AS "severity!", sum(n)::bigint AS "count!"
+        FROM finding_counts WHERE account_id = $1 AND status = 'open'
+        GROUP BY region, source, severity
         "#,
         account_id
     )
@@ -105,9 +106,9 @@ pub async fn open_in_region(pool: &PgPool, region: &str) -> Result<Vec<CellCount
         CellCount,
         r#"
         SELECT account_id AS "account_id!", $1::text AS "region!", source::text AS "source!",
-               severity::text AS "severity!", n AS "count!"
-        FROM (SELECT account_id, source, severity, count(*) AS n FROM findings
-              WHERE region = $1 AND status = 'open' GROUP BY account_id, source, severity) g
+               severity::text AS "severity!", sum(n)::bigint AS "count!"
+        FROM finding_counts WHERE region = $1 AND status = 'open'
+        GROUP BY account_id, source, severity
         "#,
         region
     )

@@ -25,8 +25,9 @@ pub struct OpenGroup {
     pub count: i64,
 }
 
-/// Open findings per group. One static statement serves every combination: a dimension not
-/// asked for is NULL in every row, so it collapses into one group.
+/// Open findings per group, as of the last refresh of `finding_counts`. One static statement
+/// serves every combination: a dimension not asked for is NULL in every row, so it collapses
+/// into one group.
 pub async fn open_counts(pool: &PgPool, by: GroupBy) -> Result<Vec<OpenGroup>, sqlx::Error> {
     sqlx::query_as!(
         OpenGroup,
@@ -38,8 +39,8 @@ pub async fn open_counts(pool: &PgPool, by: GroupBy) -> Result<Vec<OpenGroup>, s
             CASE WHEN $4 THEN f.severity::text END AS severity,
             CASE WHEN $5 THEN f.status::text END AS status,
             CASE WHEN $6 THEN coalesce(a.environment, '') END AS environment,
-            count(*) AS "count!"
-        FROM findings f
+            sum(f.n)::bigint AS "count!"
+        FROM finding_counts f
         LEFT JOIN accounts a ON a.id = f.account_id AND $6
         WHERE f.status = 'open'
         GROUP BY 1, 2, 3, 4, 5, 6

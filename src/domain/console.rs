@@ -53,6 +53,9 @@ mod tests {
     #[test]
     fn security_hub_ids_are_encoded_twice() {
         let url = finding_url(Source::SecurityHub, "us-east-1", "arn:aws:securityhub:x/y");
-        assert!(url.ends_with("%253AEQUALS%255C%253Aarn%253Aaws%253Asecurityhub%253Ax%252Fy"), "{url}");
+        assert!(
+            url.ends_with("%253AEQUALS%255C%253Aarn%253Aaws%253Asecurityhub%253Ax%252Fy"),
+            "{url}"
+        );
     }
 }

@@ -31,6 +31,8 @@ use crate::sources::{self, Enabled, TargetCtx};
 
 /// Leases last this long unless renewed; a poller that dies holds its targets no longer.
 const LEASE_SECONDS: i32 = 30;
+/// How often the finding counts the pages read are refreshed while a cycle runs.
+const COUNTS_REFRESH: Duration = Duration::from_secs(60);
 
 pub struct Poller {
     pool: PgPool,
@@ -152,6 +154,20 @@ impl Poller {
             };
             workers.spawn(async move { worker.run().await });
         }
+        // The pages' counts follow the cycle: refreshed every minute while it runs, and at its end.
+        let refresher = {
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(COUNTS_REFRESH);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = db::counts::refresh(&pool).await {
+                        tracing::warn!(error = %e, "cannot refresh the finding counts");
+                    }
+                }
+            })
+        };
         let mut first_error = None;
         while let Some(joined) = workers.join_next().await {
             match joined {
@@ -174,6 +190,10 @@ impl Poller {
             unparseable: s.unparseable as i32,
             ..Default::default()
         };
+        refresher.abort();
+        if let Err(e) = db::counts::refresh(&self.pool).await {
+            tracing::warn!(error = %e, "cannot refresh the finding counts");
+        }
         let error = first_error.as_ref().map(|e| format!("{e:#}"));
         db::poll::finish_run(&self.pool, run_id, &stats, error.as_deref()).await?;
         match first_error {

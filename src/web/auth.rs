@@ -47,7 +47,10 @@ pub async fn require_proxy_user(
             .any(|t| *t == ip || ip.to_canonical() == *t)
     });
     if !trusted {
-        tracing::warn!(?peer, "refused a request that did not come through the proxy");
+        tracing::warn!(
+            ?peer,
+            "refused a request that did not come through the proxy"
+        );
         return (
             StatusCode::FORBIDDEN,
             "Sightline is served through its signing-in proxy; connect through it.\n",

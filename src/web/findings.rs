@@ -91,6 +91,8 @@ struct FindingsPage {
     json_href: String,
     shown_from: Count,
     shown_to: Count,
+    /// When the counts come from the periodically refreshed totals: how old they are.
+    counts_as_of: Option<String>,
 }
 
 /// A query string: the filter, then the given extra pairs.
@@ -172,13 +174,34 @@ pub async fn list_findings(
         total: Count(facets.total),
         facets: facet_groups(&request, &facets, &names),
         chips: chips(f),
-        severities: choices(&Severity::ALL.map(|s| (s.as_str(), s.as_str())), &f.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-        statuses: choices(&Status::ALL.map(|s| (s.as_str(), s.as_str())), &f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-        sources: choices(&Source::ALL.map(|s| (s.as_str(), s.display_name())), &f.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+        severities: choices(
+            &Severity::ALL.map(|s| (s.as_str(), s.as_str())),
+            &f.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        ),
+        statuses: choices(
+            &Status::ALL.map(|s| (s.as_str(), s.as_str())),
+            &f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        ),
+        sources: choices(
+            &Source::ALL.map(|s| (s.as_str(), s.display_name())),
+            &f.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        ),
         sorts: vec![
-            Choice { value: "severity", label: "Most severe first", selected: request.sort == Sort::Severity },
-            Choice { value: "updated", label: "Recently changed first", selected: request.sort == Sort::Updated },
-            Choice { value: "id", label: "By id (stable)", selected: request.sort == Sort::Id },
+            Choice {
+                value: "severity",
+                label: "Most severe first",
+                selected: request.sort == Sort::Severity,
+            },
+            Choice {
+                value: "updated",
+                label: "Recently changed first",
+                selected: request.sort == Sort::Updated,
+            },
+            Choice {
+                value: "id",
+                label: "By id (stable)",
+                selected: request.sort == Sort::Id,
+            },
         ],
         account: join(&f.accounts),
         region: join(&f.regions),
@@ -190,6 +213,9 @@ pub async fn list_findings(
         first_href,
         csv_href: href("/findings.csv", export_query.clone()),
         json_href: href("/findings.json", export_query),
+        counts_as_of: facets
+            .as_of
+            .map(|t| format!("{} ({})", when(t), ago(t, now))),
         shown_from: Count(i64::from(shown > 0)),
         shown_to: Count(shown),
         rows,
@@ -198,7 +224,11 @@ pub async fn list_findings(
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn choices(all: &[(&'static str, &'static str)], selected: &[&str]) -> Vec<Choice> {
@@ -234,7 +264,10 @@ fn facet_groups(
     names: &std::collections::HashMap<String, String>,
 ) -> Vec<FacetGroup> {
     let f = &request.filter;
-    let group = |title: &'static str, dimension: &str, values: Vec<(String, String, i64)>, selected: &[String]| {
+    let group = |title: &'static str,
+                 dimension: &str,
+                 values: Vec<(String, String, i64)>,
+                 selected: &[String]| {
         let more = values.len().saturating_sub(FACET_TOP);
         FacetGroup {
             title,
@@ -242,7 +275,10 @@ fn facet_groups(
                 .into_iter()
                 .take(FACET_TOP)
                 .map(|(value, label, n)| FacetItem {
-                    href: href("/findings", query_with(&with_value(f, dimension, &value), &[])),
+                    href: href(
+                        "/findings",
+                        query_with(&with_value(f, dimension, &value), &[]),
+                    ),
                     selected: selected.contains(&value),
                     label,
                     count: Count(n),
@@ -251,11 +287,33 @@ fn facet_groups(
             more,
         }
     };
-    let plain = |v: &[(String, i64)]| v.iter().map(|(k, n)| (k.clone(), k.clone(), *n)).collect::<Vec<_>>();
+    let plain = |v: &[(String, i64)]| {
+        v.iter()
+            .map(|(k, n)| (k.clone(), k.clone(), *n))
+            .collect::<Vec<_>>()
+    };
     let strings = |v: &[String]| v.to_vec();
     vec![
-        group("Severity", "severity", plain(&facets.severity), &strings(&f.severities.iter().map(ToString::to_string).collect::<Vec<_>>())),
-        group("Status", "status", plain(&facets.status), &f.statuses.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        group(
+            "Severity",
+            "severity",
+            plain(&facets.severity),
+            &strings(
+                &f.severities
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        group(
+            "Status",
+            "status",
+            plain(&facets.status),
+            &f.statuses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        ),
         group(
             "Source",
             "source",
@@ -263,11 +321,17 @@ fn facet_groups(
                 .source
                 .iter()
                 .map(|(k, n)| {
-                    let label = k.parse::<Source>().map(|s| s.display_name().to_owned()).unwrap_or_else(|_| k.clone());
+                    let label = k
+                        .parse::<Source>()
+                        .map(|s| s.display_name().to_owned())
+                        .unwrap_or_else(|_| k.clone());
                     (k.clone(), label, *n)
                 })
                 .collect(),
-            &f.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            &f.sources
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
         ),
         group(
             "Account",
@@ -276,13 +340,26 @@ fn facet_groups(
                 .account
                 .iter()
                 .map(|(id, n)| {
-                    let label = names.get(id).map_or_else(|| id.clone(), |name| format!("{name} ({id})"));
+                    let label = names
+                        .get(id)
+                        .map_or_else(|| id.clone(), |name| format!("{name} ({id})"));
                     (id.clone(), label, *n)
                 })
                 .collect(),
-            &f.accounts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            &f.accounts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
         ),
-        group("Region", "region", plain(&facets.region), &f.regions.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        group(
+            "Region",
+            "region",
+            plain(&facets.region),
+            &f.regions
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        ),
         group(
             "Resource type",
             "resource_type",
@@ -305,31 +382,85 @@ fn chips(f: &FindingFilter) -> Vec<Chip> {
         });
     };
     if !f.accounts.is_empty() {
-        add(format!("account: {}", join(&f.accounts)), FindingFilter { accounts: vec![], ..f.clone() });
+        add(
+            format!("account: {}", join(&f.accounts)),
+            FindingFilter {
+                accounts: vec![],
+                ..f.clone()
+            },
+        );
     }
     if !f.regions.is_empty() {
-        add(format!("region: {}", join(&f.regions)), FindingFilter { regions: vec![], ..f.clone() });
+        add(
+            format!("region: {}", join(&f.regions)),
+            FindingFilter {
+                regions: vec![],
+                ..f.clone()
+            },
+        );
     }
     if !f.sources.is_empty() {
-        add(format!("source: {}", join(&f.sources)), FindingFilter { sources: vec![], ..f.clone() });
+        add(
+            format!("source: {}", join(&f.sources)),
+            FindingFilter {
+                sources: vec![],
+                ..f.clone()
+            },
+        );
     }
     if !f.severities.is_empty() {
-        add(format!("severity: {}", join(&f.severities)), FindingFilter { severities: vec![], ..f.clone() });
+        add(
+            format!("severity: {}", join(&f.severities)),
+            FindingFilter {
+                severities: vec![],
+                ..f.clone()
+            },
+        );
     }
     if !f.statuses.is_empty() {
-        add(format!("status: {}", join(&f.statuses)), FindingFilter { statuses: vec![], ..f.clone() });
+        add(
+            format!("status: {}", join(&f.statuses)),
+            FindingFilter {
+                statuses: vec![],
+                ..f.clone()
+            },
+        );
     }
     if !f.resource_types.is_empty() {
-        add(format!("resource type: {}", f.resource_types.join(",")), FindingFilter { resource_types: vec![], ..f.clone() });
+        add(
+            format!("resource type: {}", f.resource_types.join(",")),
+            FindingFilter {
+                resource_types: vec![],
+                ..f.clone()
+            },
+        );
     }
     if !f.environments.is_empty() {
-        add(format!("environment: {}", f.environments.join(",")), FindingFilter { environments: vec![], ..f.clone() });
+        add(
+            format!("environment: {}", f.environments.join(",")),
+            FindingFilter {
+                environments: vec![],
+                ..f.clone()
+            },
+        );
     }
     if let Some(q) = &f.q {
-        add(format!("text: \u{201c}{q}\u{201d}"), FindingFilter { q: None, ..f.clone() });
+        add(
+            format!("text: \u{201c}{q}\u{201d}"),
+            FindingFilter {
+                q: None,
+                ..f.clone()
+            },
+        );
     }
     if let Some(t) = f.updated_since {
-        add(format!("changed since {}", when(t)), FindingFilter { updated_since: None, ..f.clone() });
+        add(
+            format!("changed since {}", when(t)),
+            FindingFilter {
+                updated_since: None,
+                ..f.clone()
+            },
+        );
     }
     chips
 }
@@ -389,7 +520,11 @@ pub async fn show_finding(
         .find(|p| p.reporter == f.source)
         .or_else(|| provenances.first())
         .map(|p| p.console_url.clone());
-    let source_name = f.source.parse::<Source>().map(Source::display_name).unwrap_or("unknown");
+    let source_name = f
+        .source
+        .parse::<Source>()
+        .map(Source::display_name)
+        .unwrap_or("unknown");
     let text_at = |pointer: &str| {
         f.raw
             .pointer(pointer)
@@ -401,7 +536,8 @@ pub async fn show_finding(
     let description = text_at("/Description").or_else(|| text_at("/description"));
     let remediation = text_at("/Remediation/Recommendation/Text");
     // Only web links: the URL comes from outside.
-    let remediation_url = text_at("/Remediation/Recommendation/Url").filter(|u| u.starts_with("https://"));
+    let remediation_url =
+        text_at("/Remediation/Recommendation/Url").filter(|u| u.starts_with("https://"));
     let page = FindingPage {
         chrome: Chrome::for_viewer("findings", viewer),
         account_name: account,
@@ -488,16 +624,30 @@ fn export_request(query: Option<&str>) -> Result<ListRequest, PageError> {
     let request = filter::parse_list_request(query.unwrap_or(""), PAGE_RULES)?;
     if request.cursor.is_some() {
         return Err(PageError::BadRequest(
-            "cursor: an export always holds every finding of the filter; leave the cursor out".into(),
+            "cursor: an export always holds every finding of the filter; leave the cursor out"
+                .into(),
         ));
     }
     Ok(request)
 }
 
 const CSV_HEADER: [&str; 16] = [
-    "id", "severity", "status", "title", "source", "reported_by", "account_id", "account_name",
-    "region", "type", "resource_type", "resource_id", "control_id", "first_seen_at",
-    "last_seen_at", "updated_at",
+    "id",
+    "severity",
+    "status",
+    "title",
+    "source",
+    "reported_by",
+    "account_id",
+    "account_name",
+    "region",
+    "type",
+    "resource_type",
+    "resource_id",
+    "control_id",
+    "first_seen_at",
+    "last_seen_at",
+    "updated_at",
 ];
 
 /// A cell that a spreadsheet would run as a formula is prefixed with `'`: titles and resource
@@ -578,7 +728,11 @@ pub async fn export_json(
         let rows = batch.map_err(std::io::Error::other)?;
         let mut out = Vec::with_capacity(rows.len() * 500);
         for f in rows {
-            out.extend_from_slice(if std::mem::take(&mut first) { b"\n" } else { b",\n" });
+            out.extend_from_slice(if std::mem::take(&mut first) {
+                b"\n"
+            } else {
+                b",\n"
+            });
             serde_json::to_writer(&mut out, &crate::api::findings::FindingResponse::from(f))
                 .map_err(std::io::Error::other)?;
         }

@@ -18,10 +18,13 @@ async fn call(pool: &PgPool, uri: &str, token: Option<&str>) -> (StatusCode, Val
     if let Some(t) = token {
         request = request.header("authorization", format!("Bearer {t}"));
     }
-    let response = sightline::web::router(sightline::web::AppState::new(pool.clone(), Default::default()))
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = sightline::web::router(sightline::web::AppState::new(
+        pool.clone(),
+        Default::default(),
+    ))
+    .oneshot(request.body(Body::empty()).unwrap())
+    .await
+    .unwrap();
     let status = response.status();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     let value = serde_json::from_slice(&body)
@@ -32,9 +35,14 @@ async fn call(pool: &PgPool, uri: &str, token: Option<&str>) -> (StatusCode, Val
 async fn token(pool: &PgPool, name: &str, expires_in: Option<Duration>) -> String {
     let t = tokens::generate();
     assert!(
-        db::tokens::create(pool, name, &tokens::hash(&t), expires_in.map(|d| Utc::now() + d))
-            .await
-            .unwrap()
+        db::tokens::create(
+            pool,
+            name,
+            &tokens::hash(&t),
+            expires_in.map(|d| Utc::now() + d)
+        )
+        .await
+        .unwrap()
     );
     t
 }
@@ -44,7 +52,10 @@ fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) 
     assert_eq!(body["error"]["code"], code, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(!message.is_empty());
-    assert!(!message.to_lowercase().contains("select "), "SQL in a message: {message}");
+    assert!(
+        !message.to_lowercase().contains("select "),
+        "SQL in a message: {message}"
+    );
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
@@ -53,7 +64,13 @@ async fn every_token_case(pool: PgPool) {
     let revoked = token(&pool, "revoked", None).await;
     assert!(db::tokens::revoke(&pool, "revoked").await.unwrap());
     let expired = token(&pool, "expired", Some(Duration::seconds(-1))).await;
-    for uri in ["/api/v1/findings", "/api/v1/coverage", "/api/v1/poll-runs", "/api/v1/stats/open", "/api/v1/findings/00000000-0000-0000-0000-000000000000"] {
+    for uri in [
+        "/api/v1/findings",
+        "/api/v1/coverage",
+        "/api/v1/poll-runs",
+        "/api/v1/stats/open",
+        "/api/v1/findings/00000000-0000-0000-0000-000000000000",
+    ] {
         let (s, b) = call(&pool, uri, None).await;
         assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
         let (s, b) = call(&pool, uri, Some("not-a-token")).await;
@@ -68,7 +85,13 @@ async fn every_token_case(pool: PgPool) {
     let (s, _) = call(&pool, "/api/v1/findings", Some(&valid)).await;
     assert_eq!(s, StatusCode::OK);
     let used = db::tokens::list(&pool).await.unwrap();
-    assert!(used.iter().find(|t| t.name == "valid").unwrap().last_used_at.is_some());
+    assert!(
+        used.iter()
+            .find(|t| t.name == "valid")
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
     // The description of the API is public.
     let (s, doc) = call(&pool, "/api/v1/openapi.json", None).await;
     assert_eq!(s, StatusCode::OK);
@@ -79,12 +102,29 @@ async fn every_token_case(pool: PgPool) {
 async fn findings_list_filters_and_walks_every_finding_once(pool: PgPool) {
     super::findings::seed(&pool).await;
     let t = token(&pool, "t", None).await;
-    let (s, b) = call(&pool, "/api/v1/findings?status=open&severity=high", Some(&t)).await;
+    let (s, b) = call(
+        &pool,
+        "/api/v1/findings?status=open&severity=high",
+        Some(&t),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["items"].as_array().unwrap().len(), 38);
     assert!(b["next_cursor"].is_null());
     let item = &b["items"][0];
-    for key in ["id", "account_id", "region", "source", "severity", "status", "title", "type", "first_seen_at", "updated_at", "reported_by"] {
+    for key in [
+        "id",
+        "account_id",
+        "region",
+        "source",
+        "severity",
+        "status",
+        "title",
+        "type",
+        "first_seen_at",
+        "updated_at",
+        "reported_by",
+    ] {
         assert!(item.get(key).is_some(), "item lacks {key}: {item}");
     }
     assert_eq!(item["severity"], "high");
@@ -106,7 +146,12 @@ async fn findings_list_filters_and_walks_every_finding_once(pool: PgPool) {
     }
     assert_eq!((seen.len(), pages), (240, 10));
 
-    let (s, b) = call(&pool, "/api/v1/findings?updated_since=2000-01-01T00:00:00Z&limit=1000", Some(&t)).await;
+    let (s, b) = call(
+        &pool,
+        "/api/v1/findings?updated_since=2000-01-01T00:00:00Z&limit=1000",
+        Some(&t),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["items"].as_array().unwrap().len(), 240);
     let (s, b) = call(&pool, "/api/v1/findings?updated_since=2999-01-01", Some(&t)).await;
@@ -118,20 +163,32 @@ async fn findings_list_filters_and_walks_every_finding_once(pool: PgPool) {
 async fn bad_parameters_answer_400_with_the_parameter_named(pool: PgPool) {
     let t = token(&pool, "t", None).await;
     for (uri, param) in [
-        ("/api/v1/findings?severity=bogus", "severity: expected one of critical, high, medium, low, informational"),
+        (
+            "/api/v1/findings?severity=bogus",
+            "severity: expected one of critical, high, medium, low, informational",
+        ),
         ("/api/v1/findings?limit=1001", "limit:"),
         ("/api/v1/findings?cursor=abc", "cursor:"),
-        ("/api/v1/findings?cursor=76317c73657665726974797c686967687c317c78", "cursor:"),
+        (
+            "/api/v1/findings?cursor=76317c73657665726974797c686967687c317c78",
+            "cursor:",
+        ),
         ("/api/v1/findings?updated_since=last-week", "updated_since:"),
         ("/api/v1/findings?colour=red", "colour:"),
-        ("/api/v1/findings/00000000-0000-0000-0000-000000000000?include=everything", "include:"),
+        (
+            "/api/v1/findings/00000000-0000-0000-0000-000000000000?include=everything",
+            "include:",
+        ),
         ("/api/v1/stats/open?group_by=colour", "group_by:"),
         ("/api/v1/poll-runs?limit=0", "limit:"),
         ("/api/v1/poll-runs?cursor=x", "cursor:"),
     ] {
         let (s, b) = call(&pool, uri, Some(&t)).await;
         assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_parameter");
-        assert!(b["error"]["message"].as_str().unwrap().starts_with(param), "{uri}: {b}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().starts_with(param),
+            "{uri}: {b}"
+        );
     }
     let (s, b) = call(&pool, "/api/v1/findings/not-an-id", Some(&t)).await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
@@ -152,15 +209,38 @@ async fn one_finding_with_provenance_events_and_raw_on_request(pool: PgPool) {
     assert_eq!(b["provenance"][0]["native_id"], batch[3].native_id);
     assert_eq!(b["events"][0]["kind"], "new");
     assert!(b.get("raw").is_none());
-    let (_, b) = call(&pool, &format!("/api/v1/findings/{id}?include=raw"), Some(&t)).await;
+    let (_, b) = call(
+        &pool,
+        &format!("/api/v1/findings/{id}?include=raw"),
+        Some(&t),
+    )
+    .await;
     assert_eq!(b["raw"]["Id"], batch[3].native_id);
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn coverage_and_poll_runs(pool: PgPool) {
     let t = token(&pool, "t", None).await;
-    db::coverage::record(&pool, "111111111111", "eu-west-1", "macie", "not_enabled", "Macie is not enabled").await.unwrap();
-    db::coverage::record(&pool, "111111111111", "eu-west-1", "guardduty", "enabled", "").await.unwrap();
+    db::coverage::record(
+        &pool,
+        "111111111111",
+        "eu-west-1",
+        "macie",
+        "not_enabled",
+        "Macie is not enabled",
+    )
+    .await
+    .unwrap();
+    db::coverage::record(
+        &pool,
+        "111111111111",
+        "eu-west-1",
+        "guardduty",
+        "enabled",
+        "",
+    )
+    .await
+    .unwrap();
     let (s, b) = call(&pool, "/api/v1/coverage", Some(&t)).await;
     assert_eq!(s, StatusCode::OK);
     let items = b["items"].as_array().unwrap();
@@ -170,8 +250,12 @@ async fn coverage_and_poll_runs(pool: PgPool) {
     assert_eq!(items[1]["message"], "Macie is not enabled");
 
     let cycle = uuid::Uuid::new_v4();
-    let run = db::poll::start_run(&pool, cycle, None, false).await.unwrap();
-    db::poll::finish_run(&pool, run, &Default::default(), None).await.unwrap();
+    let run = db::poll::start_run(&pool, cycle, None, false)
+        .await
+        .unwrap();
+    db::poll::finish_run(&pool, run, &Default::default(), None)
+        .await
+        .unwrap();
     for i in 0..3 {
         let target = db::poll::Target {
             account_id: "111111111111".into(),
@@ -180,17 +264,36 @@ async fn coverage_and_poll_runs(pool: PgPool) {
             watermark: None,
             last_full_sweep_at: None,
         };
-        let id = db::poll::start_run(&pool, cycle, Some(&target), false).await.unwrap();
-        let stats = db::poll::RunStats { pages: 2, seen: 10 * i, throttles: i, ..Default::default() };
-        db::poll::finish_run(&pool, id, &stats, (i == 0).then_some("not enabled")).await.unwrap();
+        let id = db::poll::start_run(&pool, cycle, Some(&target), false)
+            .await
+            .unwrap();
+        let stats = db::poll::RunStats {
+            pages: 2,
+            seen: 10 * i,
+            throttles: i,
+            ..Default::default()
+        };
+        db::poll::finish_run(&pool, id, &stats, (i == 0).then_some("not enabled"))
+            .await
+            .unwrap();
     }
     let (s, b) = call(&pool, "/api/v1/poll-runs?limit=2", Some(&t)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["items"].as_array().unwrap().len(), 2);
     assert_eq!(b["items"][0]["findings_seen"], 20);
     let cursor = b["next_cursor"].as_str().unwrap().to_owned();
-    let (_, b) = call(&pool, &format!("/api/v1/poll-runs?limit=2&cursor={cursor}"), Some(&t)).await;
-    let kinds: Vec<&str> = b["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    let (_, b) = call(
+        &pool,
+        &format!("/api/v1/poll-runs?limit=2&cursor={cursor}"),
+        Some(&t),
+    )
+    .await;
+    let kinds: Vec<&str> = b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["target", "cycle"]);
     assert!(b["next_cursor"].is_null());
     let (_, b) = call(&pool, "/api/v1/poll-runs?errors_only=true", Some(&t)).await;
@@ -202,7 +305,13 @@ async fn coverage_and_poll_runs(pool: PgPool) {
 async fn the_openapi_document_describes_every_endpoint_and_field(pool: PgPool) {
     let (_, doc) = call(&pool, "/api/v1/openapi.json", None).await;
     let paths = doc["paths"].as_object().unwrap();
-    for p in ["/api/v1/findings", "/api/v1/findings/{id}", "/api/v1/stats/open", "/api/v1/coverage", "/api/v1/poll-runs"] {
+    for p in [
+        "/api/v1/findings",
+        "/api/v1/findings/{id}",
+        "/api/v1/stats/open",
+        "/api/v1/coverage",
+        "/api/v1/poll-runs",
+    ] {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
@@ -214,7 +323,10 @@ async fn the_openapi_document_describes_every_endpoint_and_field(pool: PgPool) {
             }
         }
     }
-    assert!(undescribed.is_empty(), "fields without a description: {undescribed:?}");
+    assert!(
+        undescribed.is_empty(),
+        "fields without a description: {undescribed:?}"
+    );
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
@@ -237,14 +349,26 @@ async fn a_cursor_walk_sees_each_finding_once_while_the_poller_writes(pool: PgPo
             round += 1;
             let now = Utc::now() + Duration::seconds(round as i64);
             let mut changed = Vec::new();
-            for (i, f) in batch.iter_mut().enumerate().skip(round % 7).step_by(7).take(500) {
+            for (i, f) in batch
+                .iter_mut()
+                .enumerate()
+                .skip(round % 7)
+                .step_by(7)
+                .take(500)
+            {
                 f.updated_at = now;
                 f.severity = sightline::domain::Severity::ALL[(i + round) % 5];
-                f.status = if round.is_multiple_of(2) { sightline::domain::Status::Resolved } else { sightline::domain::Status::Open };
+                f.status = if round.is_multiple_of(2) {
+                    sightline::domain::Status::Resolved
+                } else {
+                    sightline::domain::Status::Open
+                };
                 f.raw["UpdatedAt"] = now.to_rfc3339().into();
                 changed.push(f.clone());
             }
-            db::findings::upsert_batch(&mut conn, &changed).await.unwrap();
+            db::findings::upsert_batch(&mut conn, &changed)
+                .await
+                .unwrap();
             let new = sightline::sim::samples::control_findings(10_000 + round * 50, 50, now);
             db::findings::upsert_batch(&mut conn, &new).await.unwrap();
         }
@@ -256,7 +380,11 @@ async fn a_cursor_walk_sees_each_finding_once_while_the_poller_writes(pool: PgPo
         let (s, b) = call(&pool, &uri, Some(&t)).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         for i in b["items"].as_array().unwrap() {
-            assert!(seen.insert(i["id"].as_str().unwrap().to_owned()), "{} returned twice", i["id"]);
+            assert!(
+                seen.insert(i["id"].as_str().unwrap().to_owned()),
+                "{} returned twice",
+                i["id"]
+            );
         }
         match b["next_cursor"].as_str() {
             Some(c) => uri = format!("/api/v1/findings?limit=100&cursor={c}"),
@@ -265,13 +393,19 @@ async fn a_cursor_walk_sees_each_finding_once_while_the_poller_writes(pool: PgPo
     }
     stop.send(true).unwrap();
     let rounds = writer.await.unwrap();
-    assert!(rounds >= 2, "the writer ran {rounds} rounds during the walk");
+    assert!(
+        rounds >= 2,
+        "the writer ran {rounds} rounds during the walk"
+    );
     let originals = sightline::sim::samples::control_findings(0, 10_000, Utc::now());
     let missing = originals
         .iter()
         .filter(|f| !seen.contains(&f.key.finding_id().to_string()))
         .count();
-    assert_eq!(missing, 0, "every one of the 10,000 findings present throughout was returned");
+    assert_eq!(
+        missing, 0,
+        "every one of the 10,000 findings present throughout was returned"
+    );
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
@@ -287,19 +421,38 @@ async fn accounts_and_regions_show_the_open_counts(pool: PgPool) {
         })
         .collect();
     db::accounts::sync(&pool, &accounts).await.unwrap();
-    db::coverage::record(&pool, "100000000003", "ap-southeast-2", "macie", "not_enabled", "off").await.unwrap();
+    db::coverage::record(
+        &pool,
+        "100000000003",
+        "ap-southeast-2",
+        "macie",
+        "not_enabled",
+        "off",
+    )
+    .await
+    .unwrap();
     let t = token(&pool, "t", None).await;
 
     let (s, b) = call(&pool, "/api/v1/accounts", Some(&t)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let items = b["items"].as_array().unwrap();
     assert_eq!(items.len(), 20);
-    let total: i64 = items.iter().map(|a| a["open"]["total"].as_i64().unwrap()).sum();
+    let total: i64 = items
+        .iter()
+        .map(|a| a["open"]["total"].as_i64().unwrap())
+        .sum();
     assert_eq!(total, 228);
     // Account …03 holds findings 3, 23, 43, …, 223 (4 high, 4 low, 4 medium); 3 is resolved.
     let a3 = items.iter().find(|a| a["id"] == "100000000003").unwrap();
     assert_eq!(a3["name"], "acct-03");
-    assert_eq!((a3["open"]["total"].as_i64(), a3["open"]["high"].as_i64(), a3["open"]["critical"].as_i64()), (Some(11), Some(3), Some(0)));
+    assert_eq!(
+        (
+            a3["open"]["total"].as_i64(),
+            a3["open"]["high"].as_i64(),
+            a3["open"]["critical"].as_i64()
+        ),
+        (Some(11), Some(3), Some(0))
+    );
     assert_eq!(a3["coverage"]["targets"], 1);
     assert_eq!(a3["coverage"]["enabled"], 0);
 
@@ -319,6 +472,12 @@ async fn accounts_and_regions_show_the_open_counts(pool: PgPool) {
     let regions = b["items"].as_array().unwrap();
     assert_eq!(regions.len(), 4);
     let eu = regions.iter().find(|r| r["region"] == "eu-west-1").unwrap();
-    assert_eq!(eu["open"]["total"], 57, "60 findings there, 3 of them resolved (i = 1, 5, 9)");
-    assert_eq!(eu["accounts_with_open_findings"], 5, "accounts 1, 5, 9, 13, 17");
+    assert_eq!(
+        eu["open"]["total"], 57,
+        "60 findings there, 3 of them resolved (i = 1, 5, 9)"
+    );
+    assert_eq!(
+        eu["accounts_with_open_findings"], 5,
+        "accounts 1, 5, 9, 13, 17"
+    );
 }

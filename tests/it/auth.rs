@@ -39,11 +39,23 @@ async fn get(pool: &PgPool, uri: &str, peer: &str, user: Option<&str>) -> (Statu
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn pages_need_the_proxy_and_a_user(pool: PgPool) {
-    let (status, html) = get(&pool, "/findings", "10.0.0.5:40000", Some("ana@example.com")).await;
+    let (status, html) = get(
+        &pool,
+        "/findings",
+        "10.0.0.5:40000",
+        Some("ana@example.com"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Signed in as ana@example.com"));
     // Around the proxy: the header is not believed.
-    let (status, _) = get(&pool, "/findings", "10.0.0.9:40000", Some("ana@example.com")).await;
+    let (status, _) = get(
+        &pool,
+        "/findings",
+        "10.0.0.9:40000",
+        Some("ana@example.com"),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Through the proxy, but nobody signed in.
     let (status, _) = get(&pool, "/findings", "10.0.0.5:40000", None).await;

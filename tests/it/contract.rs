@@ -17,8 +17,13 @@ use crate::support::http_get;
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn the_api_conforms_to_its_openapi_document(pool: PgPool) {
-    let Some(st) = std::env::var("SIGHTLINE_SCHEMATHESIS").ok().filter(|s| !s.is_empty()) else {
-        eprintln!("API contract test skipped: SIGHTLINE_SCHEMATHESIS is not set (scripts/test installs schemathesis)");
+    let Some(st) = std::env::var("SIGHTLINE_SCHEMATHESIS")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        eprintln!(
+            "API contract test skipped: SIGHTLINE_SCHEMATHESIS is not set (scripts/test installs schemathesis)"
+        );
         return;
     };
     let sim = spawn(Default::default()).await.unwrap();
@@ -34,12 +39,17 @@ async fn the_api_conforms_to_its_openapi_document(pool: PgPool) {
     assert!(db::findings::count(&pool).await.unwrap() > 100);
 
     let token = tokens::generate();
-    db::tokens::create(&pool, "contract", &tokens::hash(&token), None).await.unwrap();
-    let state = sightline::web::AppState::new(pool.clone(), sightline::web::Site::from_config(&config));
+    db::tokens::create(&pool, "contract", &tokens::hash(&token), None)
+        .await
+        .unwrap();
+    let state =
+        sightline::web::AppState::new(pool.clone(), sightline::web::Site::from_config(&config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
-        axum::serve(listener, sightline::web::router(state)).await.unwrap();
+        axum::serve(listener, sightline::web::router(state))
+            .await
+            .unwrap();
     });
 
     let schema = format!("{base}/api/v1/openapi.json");
@@ -78,5 +88,8 @@ async fn the_api_conforms_to_its_openapi_document(pool: PgPool) {
         output.status.success(),
         "schemathesis found problems:\n{stdout}\n{stderr}"
     );
-    eprintln!("{}", stdout.lines().rev().take(6).collect::<Vec<_>>().join("\n"));
+    eprintln!(
+        "{}",
+        stdout.lines().rev().take(6).collect::<Vec<_>>().join("\n")
+    );
 }

@@ -24,14 +24,19 @@ pub async fn seed(pool: &PgPool) -> Vec<Finding> {
     batch[30].title = "<script>alert(1)</script> bucket \"x\" & co".into();
     let mut conn = pool.acquire().await.unwrap();
     findings::upsert_batch(&mut conn, &batch).await.unwrap();
+    // Counts (overview, facets, stats) are as of the poller's last refresh.
+    sightline::db::counts::refresh(pool).await.unwrap();
     batch
 }
 
 pub async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String, String) {
-    let response = sightline::web::router(sightline::web::AppState::new(pool.clone(), Default::default()))
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = sightline::web::router(sightline::web::AppState::new(
+        pool.clone(),
+        Default::default(),
+    ))
+    .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+    .await
+    .unwrap();
     let status = response.status();
     let content_type = response
         .headers()
@@ -39,7 +44,11 @@ pub async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String, String) {
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, content_type, String::from_utf8(body.to_vec()).unwrap())
+    (
+        status,
+        content_type,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
 }
 
 /// HTML text with the entities askama writes turned back into characters.
@@ -100,7 +109,11 @@ async fn keyset_walks_return_every_match_once_in_every_order(pool: PgPool) {
                     if sort == "severity"
                         && let Some((sev, _)) = &previous
                     {
-                        let rank = |s: &str| ["informational", "low", "medium", "high", "critical"].iter().position(|x| *x == s);
+                        let rank = |s: &str| {
+                            ["informational", "low", "medium", "high", "critical"]
+                                .iter()
+                                .position(|x| *x == s)
+                        };
                         assert!(rank(sev) >= rank(&f.severity), "severity order broken");
                     }
                     previous = Some((f.severity.clone(), f.updated_at));
@@ -129,7 +142,12 @@ async fn facets_split_the_total_by_each_dimension(pool: PgPool) {
     // Most severe first.
     assert_eq!(facets.severity[0].0, "critical");
     // The resolved ones were i = 0..12: severities L M M H C L L M M H C L.
-    let critical = facets.severity.iter().find(|(s, _)| s == "critical").unwrap().1;
+    let critical = facets
+        .severity
+        .iter()
+        .find(|(s, _)| s == "critical")
+        .unwrap()
+        .1;
     assert_eq!(critical, 38);
 }
 
@@ -140,7 +158,10 @@ async fn findings_page_shows_the_filtered_count_and_pages_through_every_row(pool
     assert_eq!(status, StatusCode::OK);
     assert_eq!(data_count(&html, "findings-total"), 38);
     assert_eq!(html.matches("data-finding-id=").count(), 38);
-    assert!(!html.contains("rel=\"next\""), "38 rows fit on one page of 50");
+    assert!(
+        !html.contains("rel=\"next\""),
+        "38 rows fit on one page of 50"
+    );
 
     let mut uri = "/findings?status=open".to_owned();
     let mut rows = HashSet::new();
@@ -149,9 +170,15 @@ async fn findings_page_shows_the_filtered_count_and_pages_through_every_row(pool
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert_eq!(data_count(&html, "findings-total"), 228);
         for piece in html.split("data-finding-id=\"").skip(1) {
-            assert!(rows.insert(piece[..36].to_owned()), "{uri}: {} twice", &piece[..36]);
+            assert!(
+                rows.insert(piece[..36].to_owned()),
+                "{uri}: {} twice",
+                &piece[..36]
+            );
         }
-        let Some(at) = html.find("rel=\"next\" href=\"") else { break };
+        let Some(at) = html.find("rel=\"next\" href=\"") else {
+            break;
+        };
         let rest = &html[at + 17..];
         uri = unescape(&rest[..rest.find('"').unwrap()]);
     }
@@ -163,12 +190,22 @@ async fn titles_from_aws_are_rendered_inert(pool: PgPool) {
     let batch = seed(&pool).await;
     let (_, _, list) = get(&pool, "/findings?q=alert").await;
     assert_eq!(data_count(&list, "findings-total"), 1);
-    assert!(!list.contains("<script>alert(1)"), "raw script tag in the list");
-    assert!(list.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || list.contains("&lt;script&gt;alert(1)"), "{list}");
+    assert!(
+        !list.contains("<script>alert(1)"),
+        "raw script tag in the list"
+    );
+    assert!(
+        list.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || list.contains("&lt;script&gt;alert(1)"),
+        "{list}"
+    );
     let id = batch[30].key.finding_id();
     let (status, _, page) = get(&pool, &format!("/findings/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!page.contains("<script>alert(1)"), "raw script tag on the finding page");
+    assert!(
+        !page.contains("<script>alert(1)"),
+        "raw script tag on the finding page"
+    );
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
@@ -182,7 +219,10 @@ async fn finding_page_shows_fields_provenance_events_and_raw_json(pool: PgPool) 
     let text = unescape(&html);
     assert!(text.contains(&f.native_id), "native id shown");
     assert!(text.contains("first seen, open and low"), "the 'new' event");
-    assert!(text.contains("\"AwsAccountId\": \"100000000017\""), "raw JSON, pretty-printed");
+    assert!(
+        text.contains("\"AwsAccountId\": \"100000000017\""),
+        "raw JSON, pretty-printed"
+    );
     assert!(text.contains("https://eu-west-1.console.aws.amazon.com/securityhub/home?region=eu-west-1#/findings?search=Id"), "console link");
 }
 
@@ -191,7 +231,10 @@ async fn bad_input_answers_4xx_pages_that_say_why(pool: PgPool) {
     seed(&pool).await;
     let (status, _, html) = get(&pool, "/findings?severity=bogus").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(html.contains("severity: expected one of critical, high, medium, low, informational"), "{html}");
+    assert!(
+        html.contains("severity: expected one of critical, high, medium, low, informational"),
+        "{html}"
+    );
     let (status, _, html) = get(&pool, "/findings?account=12").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("account:"), "{html}");
@@ -203,7 +246,11 @@ async fn bad_input_answers_4xx_pages_that_say_why(pool: PgPool) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, _) = get(&pool, &format!("/findings/{}", uuid::Uuid::nil())).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(findings::count(&pool).await.unwrap(), 240, "nothing dropped");
+    assert_eq!(
+        findings::count(&pool).await.unwrap(),
+        240,
+        "nothing dropped"
+    );
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
@@ -235,4 +282,33 @@ async fn exports_hold_every_row_of_the_filter(pool: PgPool) {
 
     let (status, _, _) = get(&pool, "/findings.csv?severity=nope").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn counts_are_as_of_the_last_refresh_and_rows_are_live(pool: PgPool) {
+    seed(&pool).await;
+    let before = sightline::db::counts::refreshed_at(&pool).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    findings::upsert_batch(&mut conn, &samples::control_findings(1_000, 60, Utc::now()))
+        .await
+        .unwrap();
+    drop(conn);
+    let (_, _, html) = get(&pool, "/findings?status=open").await;
+    assert_eq!(
+        data_count(&html, "findings-total"),
+        228,
+        "the counts wait for a refresh"
+    );
+    assert!(
+        html.contains("Counts as of"),
+        "and the page says how old they are"
+    );
+    assert_eq!(html.matches("data-finding-id=").count(), 50);
+    // Free text is counted live.
+    let (_, _, html) = get(&pool, "/findings?status=open&q=imdsv2").await;
+    assert_eq!(data_count(&html, "findings-total"), 227 + 60);
+    sightline::db::counts::refresh(&pool).await.unwrap();
+    assert!(sightline::db::counts::refreshed_at(&pool).await.unwrap() >= before);
+    let (_, _, html) = get(&pool, "/findings?status=open").await;
+    assert_eq!(data_count(&html, "findings-total"), 288);
 }

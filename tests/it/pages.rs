@@ -227,6 +227,8 @@ async fn organisation(pool: &PgPool) {
     let mut conn = pool.acquire().await.unwrap();
     findings::upsert_batch(&mut conn, &batch).await.unwrap();
     drop(conn);
+    // The pages' counts are as of the poller's last refresh.
+    sightline::db::counts::refresh(pool).await.unwrap();
 
     let ids = [PAYMENTS, EVIL, QUIET].map(String::from);
     let regions = ["us-east-1", "eu-west-1", "ap-south-1"].map(String::from);

@@ -30,6 +30,7 @@ async fn overview_counts_stored_findings_and_sends_security_headers(pool: PgPool
         .await
         .unwrap();
     drop(conn);
+    sightline::db::counts::refresh(&pool).await.unwrap();
     let (status, headers, body) = get(&pool, "/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
