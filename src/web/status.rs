@@ -82,6 +82,8 @@ struct StatusPage {
     unparseable_last_day: Count,
     cycles: Vec<CycleRow>,
     latest: Option<Moment>,
+    /// When the counts the pages show were last refreshed (`finding_counts`).
+    counts_refreshed: Moment,
     errors: Vec<ErrorGroup>,
     throttled: Vec<ThrottledRow>,
     /// Throttled targets beyond those listed.
@@ -97,7 +99,7 @@ pub async fn show_status(
     viewer: Viewer,
 ) -> Result<Response, PageError> {
     let pool = &state.pool;
-    let (cycles, totals, ages, unparseable, infos) = tokio::try_join!(
+    let (cycles, totals, ages, unparseable, infos, counts_refreshed) = tokio::try_join!(
         db::posture::recent_cycles(pool, CYCLES),
         db::posture::poller_totals(pool),
         async {
@@ -106,6 +108,7 @@ pub async fn show_status(
         },
         db::posture::recent_unparseable(pool, UNPARSEABLE),
         db::posture::accounts(pool),
+        db::counts::refreshed_at(pool),
     )?;
     let troubled = match cycles.first() {
         Some(c) => db::posture::troubled_runs(pool, c.cycle_id, TROUBLED + 1).await?,
@@ -128,6 +131,7 @@ pub async fn show_status(
         unparseable: Count(totals.unparseable),
         unparseable_last_day: Count(totals.unparseable_last_day),
         latest: cycles.first().map(|c| Moment::new(c.started_at, now)),
+        counts_refreshed: Moment::new(counts_refreshed, now),
         cycles: cycles
             .iter()
             .map(|c| CycleRow {
