@@ -126,7 +126,21 @@ pub struct Options {
     pub findings_per_target: Option<usize>,
     /// Virtual time at start, epoch seconds.
     pub start: i64,
+    /// Give the organisation's next 90 days a story, as the demo's history shows it: a steady
+    /// baseline, a new account whose services switch on at day [`JOIN_DAY`] with a burst of
+    /// findings, and a remediation push over [`PUSH_DAYS`] that pays off. Off by default: the
+    /// plain simulator evolves evenly.
+    pub story: bool,
 }
+
+/// With `story`: the day (counted by `advance`) the new account's services switch on.
+pub const JOIN_DAY: u32 = 30;
+/// With `story`: the days of the remediation push.
+pub const PUSH_DAYS: std::ops::RangeInclusive<u32> = 60..=69;
+/// With `story`: new findings arrive at this share of the plain simulator's rate.
+const STORY_ARRIVALS: f64 = 0.5;
+/// The joining account's name in the story.
+pub const JOINER_NAME: &str = "acquired-prod";
 
 impl Default for Options {
     fn default() -> Self {
@@ -136,6 +150,7 @@ impl Default for Options {
             regions: 6,
             findings_per_target: None,
             start: DEFAULT_START,
+            story: false,
         }
     }
 }
@@ -158,6 +173,16 @@ pub struct Estate {
     by_target: HashMap<(u16, u8, Service), Vec<u32>>,
     days_advanced: u32,
     findings_per_target: Option<usize>,
+    story: Option<Story>,
+}
+
+/// The story's state (`Options::story`).
+#[derive(Debug)]
+struct Story {
+    /// The account that joins at [`JOIN_DAY`].
+    joiner: usize,
+    /// Its services, switched off until it joins.
+    pending: Vec<bool>,
 }
 
 const ENVIRONMENTS: [(&str, &str, &str); 4] = [
@@ -274,6 +299,25 @@ impl Estate {
             }
         }
 
+        // The story's new account: a production account Sightline may read, quiet until it joins.
+        let story = if opts.story && opts.findings_per_target.is_none() {
+            (3..n_accounts)
+                .rev()
+                .find(|&a| {
+                    accounts[a].access == Access::Allowed && accounts[a].environment == "prod"
+                })
+                .map(|joiner| {
+                    accounts[joiner].name = JOINER_NAME.to_owned();
+                    let per_account = n_regions * Service::ALL.len();
+                    let flags = &mut enabled[joiner * per_account..(joiner + 1) * per_account];
+                    let pending = flags.to_vec();
+                    flags.fill(false);
+                    Story { joiner, pending }
+                })
+        } else {
+            None
+        };
+
         let mut estate = Estate {
             seed,
             now: opts.start,
@@ -286,6 +330,7 @@ impl Estate {
             by_target: HashMap::new(),
             days_advanced: 0,
             findings_per_target: opts.findings_per_target,
+            story,
         };
         estate.populate();
         estate
@@ -484,11 +529,25 @@ impl Estate {
             let day_start = self.now;
             self.now += DAY;
             let mut r = Rng::derive(self.seed, &[4, day]);
+            // The story's own draws come from their own stream: without a story, the estate
+            // evolves exactly as it always did.
+            let mut story_r = Rng::derive(self.seed, &[5, day]);
+            let extra_fixes = self.story_fix_rate(day as u32);
             // Changes to existing findings.
             for i in 0..self.findings.len() {
                 let at = day_start + 1 + r.below(DAY as u64 - 2) as i64;
                 let f = &mut self.findings[i];
                 let x = r.unit();
+                // The story's extra fixes: GuardDuty and Macie findings are archived (their
+                // services forget resolved ones), the others resolved.
+                if extra_fixes > 0.0 && f.state == State::Active && story_r.chance(extra_fixes) {
+                    f.state = match f.service {
+                        Service::GuardDuty | Service::Macie => State::Suppressed,
+                        _ => State::Resolved,
+                    };
+                    f.updated = at;
+                    continue;
+                }
                 match f.state {
                     State::Active if x < 0.03 => f.state = State::Resolved,
                     State::Active if x < 0.034 => f.state = State::Suppressed,
@@ -525,6 +584,10 @@ impl Estate {
                 }
                 f.updated = at;
             }
+            // After the day's changes, so that its findings are new all day.
+            if self.story.is_some() && day as u32 == JOIN_DAY {
+                self.join(&mut story_r, day_start);
+            }
             // New findings where services are on.
             if self.findings_per_target.is_some() {
                 continue;
@@ -543,6 +606,13 @@ impl Estate {
                             Service::AccessAnalyzer => 0.08,
                         };
                         let approved = self.approved.contains(&self.regions[ri]);
+                        // The story's estate is in balance: findings arrive about as fast
+                        // as they are fixed, so the baseline holds steady.
+                        let rate = if self.story.is_some() {
+                            rate * STORY_ARRIVALS
+                        } else {
+                            rate
+                        };
                         let n = poisson(&mut r, if approved { rate } else { rate / 10.0 });
                         for _ in 0..n {
                             let at = day_start + 1 + r.below(DAY as u64 - 2) as i64;
@@ -550,6 +620,44 @@ impl Estate {
                             self.push(f);
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+impl Estate {
+    /// The share of open findings fixed each day on top of the usual 3 %: several times the
+    /// usual during the push, a little more after it (the team keeps the habit).
+    fn story_fix_rate(&self, day: u32) -> f64 {
+        match &self.story {
+            None => 0.0,
+            Some(_) if PUSH_DAYS.contains(&day) => 0.12,
+            Some(_) if day > *PUSH_DAYS.end() => 0.015,
+            Some(_) => 0.0,
+        }
+    }
+
+    /// The story's new account joins: its services switch on, and each finds what years
+    /// without them left behind, all on this day.
+    fn join(&mut self, r: &mut Rng, day_start: i64) {
+        let Some(story) = &self.story else {
+            return;
+        };
+        let (a, pending) = (story.joiner, story.pending.clone());
+        let per_account = self.regions.len() * Service::ALL.len();
+        self.enabled[a * per_account..(a + 1) * per_account].copy_from_slice(&pending);
+        for ri in 0..self.regions.len() {
+            for service in Service::ALL {
+                if !self.is_enabled(a, ri, service) {
+                    continue;
+                }
+                let count = 5 * self.initial_count(r, a, ri, service);
+                for _ in 0..count {
+                    // Within the first hours of the day, as the services' first scans finish.
+                    let created = day_start + 1 + r.below(8 * 3600) as i64;
+                    let f = self.new_finding(r, a, ri, service, created, created, true);
+                    self.push(f);
                 }
             }
         }
@@ -677,6 +785,80 @@ mod tests {
                 .iter()
                 .all(|f| f.updated <= e.now && f.created <= f.updated)
         );
+    }
+
+    /// Open findings a full poll can see (the truth's count), day by day over the story.
+    fn open_by_day(opts: &Options) -> Vec<u64> {
+        let mut e = Estate::generate(opts);
+        let mut open = Vec::new();
+        for day in 0..=90 {
+            if day > 0 {
+                e.advance(1);
+            }
+            let t = crate::sim::truth::compute(&e);
+            open.push(
+                t.findings
+                    .iter()
+                    .filter(|f| f.status == "open")
+                    .map(|f| f.count)
+                    .sum(),
+            );
+        }
+        open
+    }
+
+    #[test]
+    fn the_story_has_a_baseline_a_new_account_and_a_remediation_push() {
+        let opts = Options {
+            story: true,
+            ..Options::default()
+        };
+        let open = open_by_day(&opts);
+        let j = JOIN_DAY as usize;
+        let (push_start, push_end) = (*PUSH_DAYS.start() as usize, *PUSH_DAYS.end() as usize);
+        let shown = open
+            .iter()
+            .enumerate()
+            .map(|(d, n)| format!("{d}:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        // A steady baseline: the first month moves by less than a tenth.
+        let (lo, hi) = open[..j]
+            .iter()
+            .fold((u64::MAX, 0), |(lo, hi), &n| (lo.min(n), hi.max(n)));
+        assert!(hi * 10 < lo * 11, "baseline not steady: {shown}");
+        // The new account: a jump of a fifth or more on the day it joins.
+        assert!(
+            open[j] * 10 > open[j - 1] * 12,
+            "no spike at day {j}: {shown}"
+        );
+        // The push: the open count falls by a third or more, and stays well below its peak.
+        assert!(
+            open[push_end + 1] * 3 < open[push_start - 1] * 2,
+            "no fall: {shown}"
+        );
+        assert!(
+            open[90] * 4 < open[push_start - 1] * 3,
+            "the push did not last: {shown}"
+        );
+        // The joiner is quiet before it joins, and the story is the same for the same seed.
+        let e = Estate::generate(&opts);
+        let joiner = e
+            .accounts
+            .iter()
+            .position(|a| a.name == JOINER_NAME)
+            .unwrap();
+        assert_eq!(
+            e.findings
+                .iter()
+                .filter(|f| f.account as usize == joiner)
+                .count(),
+            0
+        );
+        assert_eq!(open, open_by_day(&opts));
+        // Without the story, no account is renamed and the estate evolves as before.
+        let plain = Estate::generate(&Options::default());
+        assert!(plain.accounts.iter().all(|a| a.name != JOINER_NAME));
     }
 
     #[test]
