@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod baseline;
+pub mod charts;
 pub mod coverage;
 pub mod error;
 pub mod findings;
