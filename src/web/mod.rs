@@ -13,6 +13,7 @@ pub mod format;
 pub mod metrics;
 pub mod overview;
 pub mod regions;
+pub mod reports;
 pub mod status;
 pub mod trends;
 
@@ -59,6 +60,8 @@ pub struct Site {
     pub approved_regions: Vec<Region>,
     /// `[auth] mode = "proxy"`; `None` serves loopback only, to whoever can connect.
     pub auth: Option<auth::ProxyAuth>,
+    /// Days a finding of each severity may stay open (`[sla]`).
+    pub sla: crate::config::SlaConfig,
 }
 
 impl Site {
@@ -72,6 +75,7 @@ impl Site {
                     .unwrap_or(axum::http::HeaderName::from_static("x-forwarded-email")),
                 trusted_proxies: a.trusted_proxies.clone(),
             }),
+            sla: config.sla.clone(),
         }
     }
 
@@ -142,6 +146,11 @@ pub fn router(state: AppState) -> Router {
         .route("/coverage", get(coverage::show_coverage))
         .route("/status", get(status::show_status))
         .route("/trends", get(trends::show_trends))
+        .route("/trends/open.csv", get(trends::open_csv))
+        .route("/trends/flow.csv", get(trends::flow_csv))
+        .route("/trends/sla.csv", get(trends::sla_csv))
+        .route("/trends/mttr.csv", get(trends::mttr_csv))
+        .route("/reports/monthly", get(reports::show_monthly_report))
         .route("/baseline", get(baseline::show_baseline))
         .route("/static/sightline.css", get(stylesheet))
         .route("/static/favicon.svg", get(favicon))

@@ -24,5 +24,6 @@ mod sim_inspector;
 mod sim_macie;
 mod sim_securityhub;
 mod support;
+mod trends_pages;
 mod upsert;
 mod web;
