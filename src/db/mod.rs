@@ -8,8 +8,10 @@ pub mod findings_list;
 pub mod metrics;
 pub mod poll;
 pub mod posture;
+pub mod rollups;
 pub mod stats;
 pub mod tokens;
+pub mod trends;
 
 use std::time::Duration;
 
