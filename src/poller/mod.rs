@@ -194,6 +194,17 @@ impl Poller {
         if let Err(e) = db::counts::refresh(&self.pool).await {
             tracing::warn!(error = %e, "cannot refresh the finding counts");
         }
+        // The trends follow the cycle too: yesterday (its last hours may have arrived late)
+        // and today, recomputed from the events; then rollups past retention go.
+        let today = Utc::now().date_naive();
+        let yesterday = today - chrono::Duration::days(1);
+        match db::rollups::recompute(&self.pool, yesterday, today, &self.config.sla).await {
+            Ok(rows) => tracing::debug!(rows, "daily rollups recomputed"),
+            Err(e) => tracing::warn!(error = %e, "cannot recompute the daily rollups"),
+        }
+        if let Err(e) = db::rollups::purge(&self.pool, self.config.retention.rollup_days).await {
+            tracing::warn!(error = %e, "cannot purge old daily rollups");
+        }
         let error = first_error.as_ref().map(|e| format!("{e:#}"));
         db::poll::finish_run(&self.pool, run_id, &stats, error.as_deref()).await?;
         match first_error {
