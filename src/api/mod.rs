@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod poll_runs;
 pub mod stats;
 pub mod tokens;
+pub mod trends;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -32,6 +33,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/stats/open", get(stats::open_stats))
         .route("/api/v1/coverage", get(coverage::list_coverage))
         .route("/api/v1/poll-runs", get(poll_runs::list_poll_runs))
+        .route("/api/v1/trends/open", get(trends::show_open_trend))
+        .route("/api/v1/trends/flow", get(trends::show_flow_trend))
+        .route("/api/v1/trends/mttr", get(trends::show_mttr))
+        .route("/api/v1/sla/breaches", get(trends::list_sla_breaches))
         .route("/api/v1/{*rest}", get(unknown_endpoint))
         .route_layer(middleware::from_fn_with_state(state, require_token))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))

@@ -28,12 +28,17 @@ use crate::web::{Chrome, Viewer, render};
         super::stats::open_stats,
         super::coverage::list_coverage,
         super::poll_runs::list_poll_runs,
+        super::trends::show_open_trend,
+        super::trends::show_flow_trend,
+        super::trends::show_mttr,
+        super::trends::list_sla_breaches,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "findings", description = "Canonical findings: one per real-world finding, however many services reported it"),
         (name = "posture", description = "Counts and coverage"),
         (name = "poller", description = "What the poller did"),
+        (name = "trends", description = "History: open findings over time, new vs resolved, time to resolve, SLA breaches"),
     )
 )]
 pub struct ApiDoc;
