@@ -24,6 +24,7 @@ mod sim_inspector;
 mod sim_macie;
 mod sim_securityhub;
 mod support;
+mod trends;
 mod trends_pages;
 mod upsert;
 mod web;
