@@ -548,7 +548,17 @@ impl Estate {
                     f.updated = at;
                     continue;
                 }
+                let story = self.story.is_some();
                 match f.state {
+                    // In the story, GuardDuty and Macie findings are closed as their users close
+                    // them, by archiving (an update a poll reads), not by their disappearing.
+                    State::Active
+                        if x < 0.03
+                            && story
+                            && matches!(f.service, Service::GuardDuty | Service::Macie) =>
+                    {
+                        f.state = State::Suppressed
+                    }
                     State::Active if x < 0.03 => f.state = State::Resolved,
                     State::Active if x < 0.034 => f.state = State::Suppressed,
                     // Macie has no critical: its scale ends at High.
@@ -557,8 +567,9 @@ impl Estate {
                     }
                     State::Suppressed if x < 0.01 => f.state = State::Active,
                     // Reopening makes sense where the source keeps resolved findings.
+                    // (In the story, a fixed finding comes back less often.)
                     State::Resolved
-                        if x < 0.01
+                        if x < (if story { 0.003 } else { 0.01 })
                             && matches!(
                                 f.service,
                                 Service::SecurityHub | Service::Inspector | Service::AccessAnalyzer
