@@ -179,6 +179,8 @@ def fetch(path, headers=None):
 
 rows = []
 failures = []
+# The 1-minute load average after each URL: other work on the machine slows every number.
+loads = [os.getloadavg()[0]]
 try:
     for _ in range(300):
         try:
@@ -227,6 +229,7 @@ try:
             continue
         wrk(base + path, conns, a.warmup, headers)
         r = wrk(base + path, conns, a.duration, headers)
+        loads.append(os.getloadavg()[0])
         rps = r["requests"] / (r["duration_us"] / 1e6)
         p50, p95 = r["p50_us"] / 1000, r["p95_us"] / 1000
         if r["non_200"] or r["errors"]:
@@ -275,7 +278,7 @@ finally:
         pass
 
 commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                        text=True).stdout.strip()
+                        text=True).stdout.strip() or "(not a git checkout)"
 dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
                        capture_output=True, text=True).stdout.strip()
 print()
@@ -287,7 +290,8 @@ print(f"commit: {commit}{' (with uncommitted changes in the tree)' if dirty else
 print(f"data: {findings:,} findings ({open_findings:,} open) over {len(accounts)} accounts x "
       f"{len(regions)} regions; database {size}; account {busiest_account} and region "
       f"{busiest_region} are the busiest; q={WORD} matches {word_share:.1%} of the findings")
-print(f"wrk: {a.duration} s per URL after {a.warmup} s of warm-up; client, server and Postgres share the machine")
+print(f"wrk: {a.duration} s per URL after {a.warmup} s of warm-up; client, server and Postgres share the machine; "
+      f"1-minute load average {min(loads):.1f} to {max(loads):.1f} (before the run and after each URL)")
 print()
 print("| URL | concurrency | requests/s | p50 | p95 | target | result |")
 print("|---|---:|---:|---:|---:|---|---|")
