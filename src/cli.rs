@@ -335,7 +335,8 @@ async fn run_demo(
     listen: SocketAddr,
     stop: &watch::Sender<bool>,
 ) -> anyhow::Result<()> {
-    let sim = crate::sim::server::spawn(crate::sim::org::Options::default())
+    // The organisation starts 90 days ago: the demo polls its history day by day (crate::demo).
+    let sim = crate::sim::server::spawn(crate::demo::sim_options(chrono::Utc::now()))
         .await
         .context("cannot start the simulator")?;
     let text = {
@@ -364,10 +365,13 @@ async fn run_demo(
     println!("Sightline demo: open http://{listen}/ (Ctrl-C to stop)");
     let state = web::AppState::new(pool.clone(), web::Site::from_config(&config));
     let mut server = tokio::spawn(web::serve(listen, state));
-    // The first cycle starts at once: the pages fill within seconds.
-    let poller = Poller::new(pool.clone(), Arc::new(config)).await;
-    let stopped = stop.subscribe();
-    let mut polling = tokio::spawn(async move { poller.run_forever(stopped).await });
+    // The first cycle starts at once: the pages fill within seconds, then with the history.
+    let mut polling = tokio::spawn(crate::demo::poll(
+        pool.clone(),
+        Arc::new(config),
+        sim.state.clone(),
+        stop.subscribe(),
+    ));
 
     // The server stops by itself on Ctrl-C or SIGTERM (or fails); either way the rest follows.
     let mut stopped = stop.subscribe();

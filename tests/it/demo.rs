@@ -229,6 +229,145 @@ async fn demo_without_database_url_serves_data_and_ctrl_c_leaves_nothing() {
     assert_eq!(processes_in_group(pid), Vec::<String>::new());
 }
 
+/// The URL of the database `pool` is connected to, on the server of DATABASE_URL.
+async fn url_of(pool: &sqlx::PgPool) -> String {
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let server = std::env::var("DATABASE_URL").unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// `sightline demo` on the database at `url`, its output in `log`.
+fn start_demo(url: &str, log: PathBuf) -> Demo {
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", url)
+        .env_remove("SIGHTLINE_CONFIG")
+        .env_remove("SIGHTLINE_LOG_FORMAT")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    Demo { child, log }
+}
+
+/// Waits until the demo's log holds `needle`.
+async fn wait_for_log(demo: &mut Demo, needle: &str, within: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let text = read_log(&demo.log);
+        if text.contains(needle) {
+            return text;
+        }
+        if let Some(status) = demo.child.try_wait().unwrap() {
+            panic!("demo exited with {status} before logging {needle:?}:\n{text}");
+        }
+        assert!(
+            started.elapsed() < within,
+            "no {needle:?} within {within:?}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Ctrl-C, and a clean exit.
+async fn interrupt(demo: &mut Demo) {
+    let pid = demo.child.id();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", "--", &format!("-{pid}")])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = demo.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "still running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}:\n{}", read_log(&demo.log));
+}
+
+/// The demo fills its history day by day: the simulated organisation starts 90 days ago, so
+/// what the poller stores is dated in the past, day after day, while the pages serve. A second
+/// start on the same database does not fill it again. (The whole 90 days take minutes; the
+/// first days show that each lands where it belongs. `../shared/checks/60-trends` waits for
+/// all of them.)
+#[sqlx::test(migrations = false)]
+async fn demo_fills_its_history_day_by_day_and_only_once(pool: sqlx::PgPool) {
+    let url = url_of(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = start_demo(&url, dir.path().join("first.log"));
+    let text = wait_for_log(&mut demo, "history: day 3 of 90 ", Duration::from_secs(300)).await;
+    let base = first_url(&text).unwrap();
+    assert_eq!(http_get(&format!("{base}/healthz")).await.unwrap(), "ok\n");
+    assert!(!text.contains("not filling"), "{text}");
+    // No progress line names a URL: the first http:// of the output stays the web server's.
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("history:"))
+            .all(|l| !l.contains("http://")),
+        "{text}"
+    );
+
+    // First-seen dates, in whole days before today (0 is today).
+    let ages: Vec<i32> = sqlx::query_scalar(
+        "SELECT DISTINCT (now()::date - first_seen_at::date)::int FROM findings ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let (newest, oldest) = (ages[0], *ages.last().unwrap());
+    // The organisation's findings of its first day go back a further 90 days.
+    assert!(
+        oldest - newest >= 85,
+        "first seen from {oldest} to {newest} days ago"
+    );
+    // Days 1 to 3 of the history are 89 to 87 days ago, and nothing is newer than the
+    // simulator's clock (a day polled, at most, after the third).
+    for age in 87..=89 {
+        assert!(
+            ages.contains(&age),
+            "no finding first seen {age} days ago: {ages:?}"
+        );
+    }
+    assert!(
+        newest >= 85,
+        "a finding first seen {newest} days ago, too early in the history"
+    );
+    // The changes of those days are recorded on them too, not on the day the demo runs.
+    let resolved_days: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT at::date) FROM finding_events \
+         WHERE kind = 'resolved' AND at::date BETWEEN now()::date - 89 AND now()::date - 87",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(resolved_days, 3);
+    interrupt(&mut demo).await;
+
+    // Again on the same database: the history is there already.
+    let mut again = start_demo(&url, dir.path().join("second.log"));
+    let text = wait_for_log(
+        &mut again,
+        "history: the database holds findings already",
+        Duration::from_secs(120),
+    )
+    .await;
+    assert!(!text.contains("history: day 0 of 90"), "{text}");
+    interrupt(&mut again).await;
+}
+
 #[test]
 fn demo_without_postgres_binaries_or_database_url_says_what_to_install() {
     let empty = tempfile::tempdir().unwrap();
