@@ -76,6 +76,8 @@ pub fn parse_trend_query(
         if value.is_empty() {
             continue;
         }
+        crate::domain::filter::check_text(key, value)
+            .map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
         let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty());
         match key {
             "from" => from = Some(date("from", value)?),

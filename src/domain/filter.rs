@@ -190,6 +190,18 @@ pub struct ListRules {
 
 const PARAMS: &str = "account, region, source, severity, status, resource_type, environment, q, updated_since, sort, cursor, limit";
 
+/// Refuses text a person cannot have meant and Postgres cannot store: control characters
+/// (a NUL byte in a query string would otherwise reach the database and fail there).
+pub fn check_text(param: &str, value: &str) -> Result<(), FilterError> {
+    if value.chars().any(char::is_control) {
+        return Err(FilterError::new(
+            param,
+            "contains a control character; expected printable text",
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a raw query string (without the `?`).
 pub fn parse_list_request(query: &str, rules: ListRules) -> Result<ListRequest, FilterError> {
     let mut filter = FindingFilter::default();
@@ -201,6 +213,7 @@ pub fn parse_list_request(query: &str, rules: ListRules) -> Result<ListRequest, 
         if value.is_empty() {
             continue;
         }
+        check_text(&key, value)?;
         let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty());
         match key.as_ref() {
             "account" => {

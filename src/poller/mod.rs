@@ -10,7 +10,7 @@ pub mod clients;
 pub mod errors;
 pub mod sink;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -136,6 +136,7 @@ impl Poller {
         }));
 
         let refused_roles = Arc::new(Mutex::new(HashMap::new()));
+        let denied_logged = Arc::new(Mutex::new(HashSet::new()));
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..self.config.poller.concurrency.max(1) {
             let worker = Worker {
@@ -150,6 +151,7 @@ impl Poller {
                 sources: sources.clone(),
                 summary: summary.clone(),
                 refused_roles: refused_roles.clone(),
+                denied_logged: denied_logged.clone(),
                 shutdown: shutdown.clone(),
             };
             workers.spawn(async move { worker.run().await });
@@ -252,6 +254,9 @@ struct Worker {
     /// Accounts whose role `AssumeRole` refused in this cycle, with STS's answer: their other
     /// targets are recorded as denied without asking STS again.
     refused_roles: Arc<Mutex<HashMap<String, String>>>,
+    /// Accounts whose access denial was logged this cycle: the rest of their targets log at
+    /// debug level (every one is still recorded as a run and in coverage).
+    denied_logged: Arc<Mutex<HashSet<String>>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -367,7 +372,17 @@ impl Worker {
                         FailureKind::NotEnabled => "not_enabled",
                         FailureKind::Throttled | FailureKind::Other => "error",
                     };
-                    tracing::warn!(error = %e, state, "poll target failed");
+                    let first_denial = e.kind != FailureKind::AccessDenied
+                        || self
+                            .denied_logged
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(target.account_id.clone());
+                    if first_denial {
+                        tracing::warn!(error = %e, state, "poll target failed");
+                    } else {
+                        tracing::debug!(error = %e, state, "poll target failed (access denied, as for this account's other targets)");
+                    }
                     (state, e.message.clone(), stats, Some(e.message), false)
                 }
                 Stop::Shutdown => (

@@ -79,6 +79,8 @@ impl TrendQuery {
             if value.is_empty() {
                 continue;
             }
+            crate::domain::filter::check_text(&key, value)
+                .map_err(|e| PageError::BadRequest(e.to_string()))?;
             let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty());
             match key.as_ref() {
                 "days" if value == "custom" => {}

@@ -870,7 +870,7 @@ async fn status_sums_up_cycles_and_lists_failures(pool: PgPool) {
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn unbuilt_pages_say_so_without_numbers(pool: PgPool) {
-    for uri in ["/trends", "/baseline"] {
+    for uri in ["/baseline"] {
         let body = page(&pool, uri).await;
         assert!(body.contains("Not built yet"), "{uri}");
         assert!(body.contains("#status\">README"), "{uri}");
