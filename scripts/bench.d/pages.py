@@ -276,6 +276,10 @@ finally:
         psql(db, f"DELETE FROM api_tokens WHERE name = '{token_name}'")
     except subprocess.CalledProcessError:
         pass
+    if serve.returncode not in (0, -15):
+        with open(serve_log.name) as f:
+            print(f"serve exited with {serve.returncode}:\n{f.read()[-2000:]}", file=sys.stderr)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                         text=True).stdout.strip() or "(not a git checkout)"
