@@ -99,7 +99,11 @@ pub async fn list_accounts(
 ) -> Result<Json<AccountListResponse>, ApiError> {
     let (accounts, open, coverage) = tokio::try_join!(
         db::posture::accounts(&state.pool),
-        db::posture::open_by_account(&state.pool),
+        state
+            .counts
+            .get_cloned(&state.pool, "open_by_account".into(), || {
+                db::posture::open_by_account(&state.pool)
+            }),
         db::posture::coverage_by_account(&state.pool),
     )?;
     let mut counts: BTreeMap<String, SeverityCounts> = BTreeMap::new();
@@ -207,7 +211,11 @@ pub async fn show_account(
         .await?
         .ok_or_else(missing)?;
     let (cells, coverage) = tokio::try_join!(
-        db::posture::open_in_account(&state.pool, &id),
+        state
+            .counts
+            .get_cloned(&state.pool, format!("open_in_account:{id}"), || {
+                db::posture::open_in_account(&state.pool, &id)
+            }),
         db::posture::coverage_cells(&state.pool, Scope::Account(&id)),
     )?;
     let mut total = SeverityCounts::default();
@@ -309,7 +317,11 @@ pub async fn list_regions(
     State(state): State<AppState>,
 ) -> Result<Json<RegionListResponse>, ApiError> {
     let (open, coverage) = tokio::try_join!(
-        db::posture::open_by_region_account(&state.pool),
+        state
+            .counts
+            .get_cloned(&state.pool, "open_by_region_account".into(), || {
+                db::posture::open_by_region_account(&state.pool)
+            }),
         db::posture::coverage_by_region(&state.pool),
     )?;
     let mut regions: BTreeMap<

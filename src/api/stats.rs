@@ -1,7 +1,6 @@
 //! `GET /api/v1/stats/open?group_by=account,region,source,severity`: open canonical findings,
 //! grouped by any subset (any order) of account, region, source, severity, status, environment.
 
-use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -102,23 +101,37 @@ pub fn parse_group_by(raw: Option<&str>) -> Result<GroupBy, ApiError> {
 pub async fn open_stats(
     State(state): State<AppState>,
     Query(params): Query<StatsParams>,
-) -> Result<Json<OpenStatsResponse>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let by = parse_group_by(params.group_by.as_deref())?;
-    let rows = db::stats::open_counts(&state.pool, by).await?;
-    let total = rows.iter().map(|r| r.count).sum();
-    let groups = rows
-        .into_iter()
-        .map(|r| OpenGroupResponse {
-            account_id: r.account_id,
-            region: r.region,
-            source: r.source,
-            severity: r.severity,
-            status: r.status,
-            environment: r.environment,
-            count: r.count,
+    // The body only changes when the counts are refreshed: build it once per refresh.
+    let body = state
+        .counts
+        .get(&state.pool, format!("stats_open:{by:?}"), || async {
+            let rows = db::stats::open_counts(&state.pool, by).await?;
+            let total = rows.iter().map(|r| r.count).sum();
+            let groups = rows
+                .into_iter()
+                .map(|r| OpenGroupResponse {
+                    account_id: r.account_id,
+                    region: r.region,
+                    source: r.source,
+                    severity: r.severity,
+                    status: r.status,
+                    environment: r.environment,
+                    count: r.count,
+                })
+                .collect();
+            serde_json::to_vec(&OpenStatsResponse { groups, total })
+                .map(axum::body::Bytes::from)
+                .map_err(|e| sqlx::Error::Protocol(format!("cannot encode the stats: {e}")))
         })
-        .collect();
-    Ok(Json(OpenStatsResponse { groups, total }))
+        .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        (*body).clone(),
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub mod trends;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::config::DatabaseUrl;
 
@@ -35,10 +35,20 @@ pub enum ConnectError {
 
 /// Opens a pool; fails within a few seconds, in one line, when the server cannot be reached.
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<PgPool, ConnectError> {
+    let options = url
+        .expose()
+        .parse::<PgConnectOptions>()
+        .map_err(|e| ConnectError::Connect {
+            url: url.redacted(),
+            reason: one_line(&e),
+        })?
+        // Our statements are short; compiling them costs more than it saves (6–13 ms measured
+        // on the pages' queries at a million findings).
+        .options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(url.expose())
+        .connect_with(options)
         .await
         .map_err(|e| ConnectError::Connect {
             url: url.redacted(),

@@ -193,9 +193,6 @@ impl Poller {
             ..Default::default()
         };
         refresher.abort();
-        if let Err(e) = db::counts::refresh(&self.pool).await {
-            tracing::warn!(error = %e, "cannot refresh the finding counts");
-        }
         // The trends follow the cycle too: yesterday (its last hours may have arrived late)
         // and today, recomputed from the events; then rollups past retention go.
         let today = Utc::now().date_naive();
@@ -206,6 +203,10 @@ impl Poller {
         }
         if let Err(e) = db::rollups::purge(&self.pool, self.config.retention.rollup_days).await {
             tracing::warn!(error = %e, "cannot purge old daily rollups");
+        }
+        // Last: its new `refreshed_at` tells the servers' caches that counts and rollups moved.
+        if let Err(e) = db::counts::refresh(&self.pool).await {
+            tracing::warn!(error = %e, "cannot refresh the finding counts");
         }
         let error = first_error.as_ref().map(|e| format!("{e:#}"));
         db::poll::finish_run(&self.pool, run_id, &stats, error.as_deref()).await?;

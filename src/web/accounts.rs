@@ -143,7 +143,9 @@ pub async fn list_accounts(
     let pool = &state.pool;
     let (accounts, by_account, coverage) = tokio::try_join!(
         db::posture::accounts(pool),
-        db::posture::open_by_account(pool),
+        state.counts.get_cloned(pool, "open_by_account".into(), || {
+            db::posture::open_by_account(pool)
+        }),
         db::posture::coverage_by_account(pool),
     )?;
     let now = Utc::now();
@@ -402,7 +404,11 @@ pub async fn show_account(
     let pool = &state.pool;
     let (info, cells, kinds, coverage, events) = tokio::try_join!(
         db::posture::account(pool, aid),
-        db::posture::open_in_account(pool, aid),
+        state
+            .counts
+            .get_cloned(pool, format!("open_in_account:{aid}"), || {
+                db::posture::open_in_account(pool, aid)
+            }),
         db::posture::top_kinds_in_account(pool, aid, TOP_KINDS),
         db::posture::coverage_cells(pool, Scope::Account(aid)),
         db::posture::recent_events(pool, aid, RECENT_EVENTS),

@@ -121,7 +121,20 @@ pub async fn list_findings(
     let request = filter::parse_list_request(query.as_deref().unwrap_or(""), PAGE_RULES)?;
     let (page, facets, accounts) = tokio::try_join!(
         db::findings_list::list(&state.pool, &request),
-        db::findings_list::facets(&state.pool, &request.filter),
+        async {
+            // Facets of dimension filters come from the counts: computed once per refresh.
+            if request.filter.q.is_none() && request.filter.updated_since.is_none() {
+                let key = format!("facets:{:?}", request.filter.to_pairs());
+                state
+                    .counts
+                    .get_cloned(&state.pool, key, || {
+                        db::findings_list::facets(&state.pool, &request.filter)
+                    })
+                    .await
+            } else {
+                db::findings_list::facets(&state.pool, &request.filter).await
+            }
+        },
         db::posture::accounts(&state.pool),
     )?;
     let names: std::collections::HashMap<String, String> =

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod baseline;
+pub mod cache;
 pub mod charts;
 pub mod coverage;
 pub mod error;
@@ -40,6 +41,8 @@ use crate::domain::Region;
 pub struct AppState {
     pub pool: PgPool,
     pub site: Arc<Site>,
+    /// Aggregates computed once per refresh of the counts.
+    pub counts: Arc<cache::CountsCache>,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
         Self {
             pool,
             site: Arc::new(site),
+            counts: Arc::default(),
         }
     }
 }

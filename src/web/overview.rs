@@ -255,12 +255,23 @@ pub async fn show_overview(
 ) -> Result<Response, PageError> {
     let pool = &state.pool;
     let (by_source, by_account, accounts, states, fresh, days) = tokio::try_join!(
-        db::posture::open_by_source(pool),
-        db::posture::open_by_account(pool),
+        state.counts.get_cloned(pool, "open_by_source".into(), || {
+            db::posture::open_by_source(pool)
+        }),
+        state.counts.get_cloned(pool, "open_by_account".into(), || {
+            db::posture::open_by_account(pool)
+        }),
         db::posture::accounts(pool),
         db::posture::coverage_states(pool),
         db::posture::freshness(pool),
-        db::posture::open_per_day(pool, TREND_DAYS),
+        state.counts.get_cloned(
+            pool,
+            format!(
+                "open_per_day:{TREND_DAYS}:{}",
+                chrono::Utc::now().date_naive()
+            ),
+            || db::posture::open_per_day(pool, TREND_DAYS)
+        ),
     )?;
 
     let mut org = Tally::default();

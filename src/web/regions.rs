@@ -72,7 +72,11 @@ pub async fn list_regions(
 ) -> Result<Response, PageError> {
     let pool = &state.pool;
     let (open, coverage) = tokio::try_join!(
-        db::posture::open_by_region_account(pool),
+        state
+            .counts
+            .get_cloned(pool, "open_by_region_account".into(), || {
+                db::posture::open_by_region_account(pool)
+            }),
         db::posture::coverage_by_region(pool),
     )?;
     let site = &state.site;
@@ -171,7 +175,11 @@ pub async fn show_region(
     let pool = &state.pool;
     let watched = site.regions.iter().any(|r| r == &region);
     let (cells, coverage, infos, known) = tokio::try_join!(
-        db::posture::open_in_region(pool, rc),
+        state
+            .counts
+            .get_cloned(pool, format!("open_in_region:{rc}"), || {
+                db::posture::open_in_region(pool, rc)
+            }),
         db::posture::coverage_cells(pool, Scope::Region(rc)),
         db::posture::accounts(pool),
         async {

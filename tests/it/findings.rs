@@ -312,3 +312,43 @@ async fn counts_are_as_of_the_last_refresh_and_rows_are_live(pool: PgPool) {
     let (_, _, html) = get(&pool, "/findings?status=open").await;
     assert_eq!(data_count(&html, "findings-total"), 288);
 }
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn one_server_computes_counts_once_per_refresh(pool: PgPool) {
+    seed(&pool).await;
+    // One server (one cache) for every request.
+    let app = sightline::web::router(sightline::web::AppState::new(
+        pool.clone(),
+        Default::default(),
+    ));
+    let total = |app: axum::Router| async move {
+        let response = app
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        data_count(&String::from_utf8(body.to_vec()).unwrap(), "open-total")
+    };
+    assert_eq!(total(app.clone()).await, 228);
+    let mut conn = pool.acquire().await.unwrap();
+    findings::upsert_batch(&mut conn, &samples::control_findings(1_000, 60, Utc::now()))
+        .await
+        .unwrap();
+    drop(conn);
+    // Computed for the last refresh: the same until the next one, however the data moved.
+    sqlx::query("REFRESH MATERIALIZED VIEW finding_counts")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        total(app.clone()).await,
+        228,
+        "cached for the same refresh time"
+    );
+    sightline::db::counts::refresh(&pool).await.unwrap();
+    assert_eq!(
+        total(app.clone()).await,
+        288,
+        "a new refresh is seen at once"
+    );
+}

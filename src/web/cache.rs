@@ -1,0 +1,78 @@
+//! Aggregates that only change when the poller refreshes `finding_counts` (and the rollups
+//! with it), computed once per refresh instead of once per page view. Each entry remembers the
+//! `finding_counts_refreshed.at` it was computed for; a newer refresh makes it stale. Every
+//! server keeps its own cache, so servers stay stateless: a cache holds nothing the database
+//! cannot give again.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::db;
+
+/// At most this many entries (per-filter facets, per-account counts, …); beyond it the stale
+/// entries go first, then everything.
+const MAX_ENTRIES: usize = 1_000;
+
+type Entry = (DateTime<Utc>, Arc<dyn Any + Send + Sync>);
+
+#[derive(Default)]
+pub struct CountsCache {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl CountsCache {
+    /// The value of `key` for the current refresh: cached, or loaded by `load` and kept.
+    pub async fn get<T, F, Fut>(
+        &self,
+        pool: &PgPool,
+        key: String,
+        load: F,
+    ) -> Result<Arc<T>, sqlx::Error>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let version = db::counts::refreshed_at(pool).await?;
+        if let Some((at, value)) = self.lock().get(&key)
+            && *at == version
+            && let Ok(value) = value.clone().downcast::<T>()
+        {
+            return Ok(value);
+        }
+        let value = Arc::new(load().await?);
+        let mut entries = self.lock();
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, (at, _)| *at == version);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (version, value.clone()));
+        Ok(value)
+    }
+
+    /// `get`, for callers that want their own copy.
+    pub async fn get_cloned<T, F, Fut>(
+        &self,
+        pool: &PgPool,
+        key: String,
+        load: F,
+    ) -> Result<T, sqlx::Error>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        Ok((*self.get(pool, key, load).await?).clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
