@@ -327,7 +327,7 @@ async fn one_server_computes_counts_once_per_refresh(pool: PgPool) {
             .await
             .unwrap();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        data_count(&String::from_utf8(body.to_vec()).unwrap(), "open-total")
+        data_count(std::str::from_utf8(&body).unwrap(), "open-total")
     };
     assert_eq!(total(app.clone()).await, 228);
     let mut conn = pool.acquire().await.unwrap();
