@@ -104,7 +104,11 @@ pub async fn list_accounts(
             .get_cloned(&state.pool, "open_by_account".into(), || {
                 db::posture::open_by_account(&state.pool)
             }),
-        db::posture::coverage_by_account(&state.pool),
+        state
+            .counts
+            .get_cloned(&state.pool, "coverage_by_account".into(), || {
+                db::posture::coverage_by_account(&state.pool)
+            }),
     )?;
     let mut counts: BTreeMap<String, SeverityCounts> = BTreeMap::new();
     for KeyedCount {
@@ -322,7 +326,11 @@ pub async fn list_regions(
             .get_cloned(&state.pool, "open_by_region_account".into(), || {
                 db::posture::open_by_region_account(&state.pool)
             }),
-        db::posture::coverage_by_region(&state.pool),
+        state
+            .counts
+            .get_cloned(&state.pool, "coverage_by_region".into(), || {
+                db::posture::coverage_by_region(&state.pool)
+            }),
     )?;
     let mut regions: BTreeMap<
         String,

@@ -146,7 +146,11 @@ pub async fn list_accounts(
         state.counts.get_cloned(pool, "open_by_account".into(), || {
             db::posture::open_by_account(pool)
         }),
-        db::posture::coverage_by_account(pool),
+        state
+            .counts
+            .get_cloned(pool, "coverage_by_account".into(), || {
+                db::posture::coverage_by_account(pool)
+            }),
     )?;
     let now = Utc::now();
 

@@ -262,8 +262,12 @@ pub async fn show_overview(
             db::posture::open_by_account(pool)
         }),
         db::posture::accounts(pool),
-        db::posture::coverage_states(pool),
-        db::posture::freshness(pool),
+        state.counts.get_cloned(pool, "coverage_states".into(), || {
+            db::posture::coverage_states(pool)
+        }),
+        state
+            .counts
+            .get_cloned(pool, "freshness".into(), || db::posture::freshness(pool)),
         state.counts.get_cloned(
             pool,
             format!(
@@ -316,8 +320,13 @@ pub async fn show_overview(
         targets: Count(targets),
         freshness: Freshness {
             enabled_targets: Count(fresh.enabled_targets),
-            oldest: fresh.oldest_success.map(|t| Moment::new(t, fresh.now)),
-            newest: fresh.newest_success.map(|t| Moment::new(t, fresh.now)),
+            // Freshness is computed once per refresh; its age is counted from now.
+            oldest: fresh
+                .oldest_success
+                .map(|t| Moment::new(t, chrono::Utc::now())),
+            newest: fresh
+                .newest_success
+                .map(|t| Moment::new(t, chrono::Utc::now())),
             never_succeeded: Count(fresh.never_succeeded),
         },
         trend: sparkline(&days),

@@ -77,7 +77,11 @@ pub async fn list_regions(
             .get_cloned(pool, "open_by_region_account".into(), || {
                 db::posture::open_by_region_account(pool)
             }),
-        db::posture::coverage_by_region(pool),
+        state
+            .counts
+            .get_cloned(pool, "coverage_by_region".into(), || {
+                db::posture::coverage_by_region(pool)
+            }),
     )?;
     let site = &state.site;
     let mut tallies: BTreeMap<&str, (Tally, BTreeSet<&str>)> = BTreeMap::new();
