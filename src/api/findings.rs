@@ -224,13 +224,14 @@ pub async fn show_finding(
     }
     let missing = || ApiError::not_found(format!("no finding with id {id:?}"));
     let uuid: Uuid = id.parse().map_err(|_| missing())?;
-    let f = db::findings::get(&state.pool, uuid)
-        .await?
-        .ok_or_else(missing)?;
-    let (events, account_name) = tokio::try_join!(
+    let (row, listed, events) = tokio::try_join!(
+        db::findings::get(&state.pool, uuid),
+        db::findings_list::one(&state.pool, uuid),
         db::findings::events(&state.pool, uuid),
-        db::accounts::name(&state.pool, &f.account_id),
     )?;
+    let (Some(f), Some(listed)) = (row, listed) else {
+        return Err(missing());
+    };
     let provenance: Vec<ProvenanceResponse> = f
         .reports()
         .into_iter()
@@ -241,27 +242,8 @@ pub async fn show_finding(
             updated_at: r.updated_at,
         })
         .collect();
-    let mut reported_by: Vec<String> = provenance.iter().map(|p| p.reporter.clone()).collect();
-    reported_by.sort();
     Ok(Json(FindingDetailResponse {
-        finding: FindingResponse {
-            id: f.id,
-            account_id: f.account_id,
-            account_name,
-            region: f.region,
-            source: f.source,
-            severity: f.severity,
-            status: f.status,
-            title: f.title,
-            finding_type: f.finding_type,
-            resource_type: f.resource_type,
-            resource_id: f.resource_id,
-            control_id: f.control_id,
-            reported_by,
-            first_seen_at: f.first_seen_at,
-            last_seen_at: f.last_seen_at,
-            updated_at: f.updated_at,
-        },
+        finding: FindingResponse::from(listed),
         provenance,
         events: events
             .into_iter()

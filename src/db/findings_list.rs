@@ -48,6 +48,13 @@ const COLUMNS: &str = "SELECT f.id, f.account_id, a.name AS account_name, f.regi
      ARRAY(SELECT jsonb_object_keys(f.provenance) ORDER BY 1) AS reported_by \
      FROM findings f LEFT JOIN accounts a ON a.id = f.account_id";
 
+/// One finding as a list row, `None` when there is no such finding.
+pub async fn one(pool: &PgPool, id: Uuid) -> Result<Option<ListedFinding>, sqlx::Error> {
+    let mut qb = QueryBuilder::<Postgres>::new(COLUMNS);
+    qb.push(" WHERE f.id = ").push_bind(id);
+    qb.build_query_as().fetch_optional(pool).await
+}
+
 /// One page of findings matching the request, in its order, starting after its cursor.
 pub async fn list(pool: &PgPool, request: &ListRequest) -> Result<ListPage, sqlx::Error> {
     let mut qb = QueryBuilder::<Postgres>::new(COLUMNS);
