@@ -30,25 +30,7 @@ pub async fn seed(pool: &PgPool) -> Vec<Finding> {
 }
 
 pub async fn get(pool: &PgPool, uri: &str) -> (StatusCode, String, String) {
-    let response = sightline::web::router(sightline::web::AppState::new(
-        pool.clone(),
-        Default::default(),
-    ))
-    .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-    .await
-    .unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
+    crate::support::oneshot_get(pool, uri).await
 }
 
 /// HTML text with the entities askama writes turned back into characters.

@@ -1,38 +1,17 @@
 //! `/metrics` through `Router::oneshot`: the numbers it reports for rows in the database.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use http_body_util::BodyExt;
 use sightline::db::poll::{RunStats, Target};
 use sightline::db::{coverage, findings, poll};
 use sightline::domain::Status;
 use sightline::sim::samples;
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 const ACCOUNT: &str = "111111111111";
 
 async fn scrape(pool: &PgPool) -> (StatusCode, String, String) {
-    let response = sightline::web::router(sightline::web::AppState::new(
-        pool.clone(),
-        Default::default(),
-    ))
-    .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-    .await
-    .unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
+    crate::support::oneshot_get(pool, "/metrics").await
 }
 
 /// The value of the one sample written exactly as `series` (name and labels).

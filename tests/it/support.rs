@@ -122,3 +122,46 @@ pub fn served_targets(e: &Estate, service: Service) -> Vec<ServedTarget<'_>> {
         })
         .collect()
 }
+
+/// Sends `request` through the router of a fresh server on `pool` (no cache carried over):
+/// the status, the content type and the body.
+pub async fn oneshot(
+    pool: &sqlx::PgPool,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, String, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = sightline::web::router(sightline::web::AppState::new(
+        pool.clone(),
+        Default::default(),
+    ))
+    .oneshot(request)
+    .await
+    .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+/// `oneshot` of a plain GET.
+pub async fn oneshot_get(
+    pool: &sqlx::PgPool,
+    uri: &str,
+) -> (axum::http::StatusCode, String, String) {
+    oneshot(
+        pool,
+        axum::http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+}

@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashMap};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
-use http_body_util::BodyExt;
 use serde_json::Value;
 use sightline::api::tokens;
 use sightline::config::SlaConfig;
@@ -18,7 +17,6 @@ use sightline::db::{self, rollups, trends};
 use sightline::domain::{Finding, Severity, Status};
 use sightline::sim::samples;
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 fn today() -> NaiveDate {
     Utc::now().date_naive()
@@ -509,30 +507,11 @@ async fn sla_boundaries(pool: PgPool) {
 }
 
 async fn call(pool: &PgPool, uri: &str, token: &str) -> (StatusCode, String, String) {
-    let response = sightline::web::router(sightline::web::AppState::new(
-        pool.clone(),
-        Default::default(),
-    ))
-    .oneshot(
-        Request::get(uri)
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
+    let request = Request::get(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    crate::support::oneshot(pool, request).await
 }
 
 async fn json(pool: &PgPool, uri: &str, token: &str) -> Value {
