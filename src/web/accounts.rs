@@ -373,6 +373,8 @@ struct EventRow {
 #[template(path = "account.html")]
 struct AccountPage {
     chrome: Chrome,
+    /// Its last 90 days, when there are rollups.
+    trend: Option<super::trends::ScopeTrend>,
     id: String,
     name: String,
     environment: String,
@@ -406,7 +408,7 @@ pub async fn show_account(
     })?;
     let aid = account_id.as_str();
     let pool = &state.pool;
-    let (info, cells, kinds, coverage, events) = tokio::try_join!(
+    let (info, cells, kinds, coverage, events, trend) = tokio::try_join!(
         db::posture::account(pool, aid),
         state
             .counts
@@ -416,6 +418,20 @@ pub async fn show_account(
         db::posture::top_kinds_in_account(pool, aid, TOP_KINDS),
         db::posture::coverage_cells(pool, Scope::Account(aid)),
         db::posture::recent_events(pool, aid, RECENT_EVENTS),
+        state.counts.get_cloned(
+            pool,
+            format!("trend_account:{aid}:{}", Utc::now().date_naive()),
+            || {
+                super::trends::scope_trend(
+                    pool,
+                    db::trends::TrendFilter {
+                        accounts: vec![aid.to_owned()],
+                        ..Default::default()
+                    },
+                    format!("/trends?account={aid}"),
+                )
+            }
+        ),
     )?;
     if info.is_none() && cells.is_empty() && coverage.is_empty() && events.is_empty() {
         return Err(unknown());
@@ -571,6 +587,7 @@ pub async fn show_account(
 
     let page = AccountPage {
         chrome: Chrome::for_viewer("accounts", viewer),
+        trend,
         id: aid.to_owned(),
         configured: info.is_some(),
         environment: info

@@ -151,6 +151,8 @@ struct SourceRow {
 #[template(path = "region.html")]
 struct RegionPage {
     chrome: Chrome,
+    /// Its last 90 days, when there are rollups.
+    trend: Option<super::trends::ScopeTrend>,
     code: String,
     watched: bool,
     approved: bool,
@@ -178,7 +180,7 @@ pub async fn show_region(
     let rc = region.as_str();
     let pool = &state.pool;
     let watched = site.regions.iter().any(|r| r == &region);
-    let (cells, coverage, infos, known) = tokio::try_join!(
+    let (cells, coverage, infos, known, trend) = tokio::try_join!(
         state
             .counts
             .get_cloned(pool, format!("open_in_region:{rc}"), || {
@@ -193,6 +195,20 @@ pub async fn show_region(
                 db::posture::region_known(pool, rc).await
             }
         },
+        state.counts.get_cloned(
+            pool,
+            format!("trend_region:{rc}:{}", chrono::Utc::now().date_naive()),
+            || {
+                super::trends::scope_trend(
+                    pool,
+                    db::trends::TrendFilter {
+                        regions: vec![rc.to_owned()],
+                        ..Default::default()
+                    },
+                    format!("/trends?region={rc}"),
+                )
+            }
+        ),
     )?;
     if !known {
         return Err(PageError::NotFound(format!(
@@ -286,6 +302,7 @@ pub async fn show_region(
 
     let page = RegionPage {
         chrome: Chrome::for_viewer("regions", viewer),
+        trend,
         code: rc.to_owned(),
         watched,
         approved: site.is_approved(rc),

@@ -1110,3 +1110,59 @@ mod tests {
         );
     }
 }
+
+/// A 90-day chart of open findings by severity for one account or region, for its own page.
+#[derive(Clone)]
+pub struct ScopeTrend {
+    pub chart: Chart,
+    /// `/trends` with the same scope.
+    pub more_href: String,
+}
+
+/// Days in a page's own trend chart.
+pub const SCOPE_DAYS: i64 = 90;
+
+/// The last 90 days of open findings by severity within `filter`, from the rollups; `None`
+/// when there are no rollups for it yet.
+pub async fn scope_trend(
+    pool: &sqlx::PgPool,
+    filter: db::trends::TrendFilter,
+    more_href: String,
+) -> Result<Option<ScopeTrend>, sqlx::Error> {
+    let to = chrono::Utc::now().date_naive();
+    let from = to - chrono::Duration::days(SCOPE_DAYS - 1);
+    let points = db::trends::open_series(
+        pool,
+        from,
+        to,
+        db::trends::Interval::Day,
+        db::trends::TrendGroup::Severity,
+        &filter,
+    )
+    .await?;
+    let open = pivot_open(&points);
+    if !open.iter().any(|(_, t)| t.total() > 0) {
+        return Ok(None);
+    }
+    let dates: Vec<NaiveDate> = open.iter().map(|(d, _)| *d).collect();
+    let layers: Vec<Series> = Severity::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Series {
+            class: s.as_str(),
+            label: severity_label(*s).to_owned(),
+            values: open.iter().map(|(_, t)| t.0[i] as f64).collect(),
+        })
+        .collect();
+    let chart = charts::stacked_area(
+        &format!(
+            "Open findings per day by severity, {} to {}",
+            long_date(from),
+            long_date(to)
+        ),
+        &dates,
+        &layers,
+        Unit::Count,
+    );
+    Ok(Some(ScopeTrend { chart, more_href }))
+}

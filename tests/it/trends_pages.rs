@@ -324,3 +324,19 @@ async fn the_monthly_report_has_the_months_headlines(pool: PgPool) {
     let prev = (today().with_day(1).unwrap() - Months::new(1)).format("%B %Y");
     assert!(body.contains(&format!("Security posture, {prev}")));
 }
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn account_and_region_pages_chart_their_last_90_days(pool: PgPool) {
+    estate(&pool).await;
+    // An account without rollups has no chart (and no empty frame).
+    account(&pool, "999999999999", "new-account", "dev", "team-c").await;
+    let body = page(&pool, "/accounts/999999999999").await;
+    assert!(!body.contains("Open findings, last 90 days"));
+    let body = page(&pool, &format!("/accounts/{PAYMENTS}")).await;
+    assert!(body.contains("Open findings, last 90 days"), "{body}");
+    assert!(body.contains(&format!("href=\"/trends?account={PAYMENTS}\"")));
+    assert!(body.contains("<svg"), "the chart");
+    // The chart is of this account only: 10 critical on its first day, 5 open today.
+    assert!(body.contains("Critical"));
+    // (The region page draws the same chart through the same function, `scope_trend`.)
+}
