@@ -272,6 +272,21 @@ pub fn pivot_open(points: &[OpenPoint]) -> Vec<(NaiveDate, Tally)> {
     out
 }
 
+/// The days of `open` and one layer per severity (in `Severity::ALL` order), for a stacked chart.
+fn severity_layers(open: &[(NaiveDate, Tally)]) -> (Vec<NaiveDate>, Vec<Series>) {
+    let dates = open.iter().map(|(d, _)| *d).collect();
+    let layers = Severity::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Series {
+            class: s.as_str(),
+            label: severity_label(*s).to_owned(),
+            values: open.iter().map(|(_, t)| t.0[i] as f64).collect(),
+        })
+        .collect();
+    (dates, layers)
+}
+
 /// The share of `part` in `whole`, in percent (0 when there is nothing).
 pub fn share(part: i64, whole: i64) -> f64 {
     if whole > 0 {
@@ -466,16 +481,7 @@ impl TrendSections {
         let interval = interval_for(from, to);
         let flow_interval = flow_interval_for(from, to);
 
-        let dates: Vec<NaiveDate> = open.iter().map(|(d, _)| *d).collect();
-        let layers: Vec<Series> = Severity::ALL
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Series {
-                class: s.as_str(),
-                label: severity_label(*s).to_owned(),
-                values: open.iter().map(|(_, t)| t.0[i] as f64).collect(),
-            })
-            .collect();
+        let (dates, layers) = severity_layers(&open);
         let open_chart = charts::stacked_area(
             &format!(
                 "Open findings per {} by severity, {} to {}",
@@ -1144,16 +1150,7 @@ pub async fn scope_trend(
     if !open.iter().any(|(_, t)| t.total() > 0) {
         return Ok(None);
     }
-    let dates: Vec<NaiveDate> = open.iter().map(|(d, _)| *d).collect();
-    let layers: Vec<Series> = Severity::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Series {
-            class: s.as_str(),
-            label: severity_label(*s).to_owned(),
-            values: open.iter().map(|(_, t)| t.0[i] as f64).collect(),
-        })
-        .collect();
+    let (dates, layers) = severity_layers(&open);
     let chart = charts::stacked_area(
         &format!(
             "Open findings per day by severity, {} to {}",
