@@ -100,6 +100,11 @@ pub struct AwsConfig {
     /// name, tag and override them).
     #[serde(default)]
     pub discover_accounts: bool,
+    /// Where AWS Organizations is read (the service control policies of the baseline): the
+    /// organisation's management account, or a delegated administrator of Organizations. Its
+    /// role is assumed like every account's.
+    #[serde(default)]
+    pub organizations_account_id: Option<AccountId>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,6 +4,7 @@
 //! `main.rs` is a thin shell over [`cli`].
 
 pub mod api;
+pub mod baseline;
 pub mod cli;
 pub mod config;
 pub mod db;

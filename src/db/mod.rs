@@ -1,6 +1,7 @@
 //! All SQL lives here: free functions over a pool, a connection or a transaction.
 
 pub mod accounts;
+pub mod baseline;
 pub mod counts;
 pub mod coverage;
 pub mod findings;

@@ -35,6 +35,8 @@ pub struct Clients {
     per_account: Mutex<HashMap<AccountId, SdkConfig>>,
     slow: DefaultKeyedRateLimiter<String>,
     normal: DefaultKeyedRateLimiter<String>,
+    /// Calls go to an emulator or the simulator (`endpoint_url` or `AWS_ENDPOINT_URL`).
+    endpoint_overridden: bool,
 }
 
 impl Clients {
@@ -99,6 +101,8 @@ impl Clients {
             per_account: Mutex::new(HashMap::new()),
             slow: DefaultKeyedRateLimiter::keyed(slow),
             normal: DefaultKeyedRateLimiter::keyed(normal),
+            endpoint_overridden: config.aws.endpoint_url.is_some()
+                || std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         }
     }
 
@@ -136,6 +140,11 @@ impl Clients {
             .into_builder()
             .region(Region::new(region.to_owned()))
             .build()
+    }
+
+    /// Whether calls go to an emulator or the simulator rather than to AWS's own endpoints.
+    pub fn endpoint_overridden(&self) -> bool {
+        self.endpoint_overridden
     }
 
     /// Waits until a call of `operation` in (account, region) is within the rate limit.

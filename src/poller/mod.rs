@@ -5,6 +5,7 @@
 //! A failure is a fact about one target: recorded, shown, retried next cycle; it never stops
 //! the others and never deletes data.
 
+pub mod baseline;
 pub mod capture;
 pub mod clients;
 pub mod errors;
@@ -203,6 +204,15 @@ impl Poller {
         }
         if let Err(e) = db::rollups::purge(&self.pool, self.config.retention.rollup_days).await {
             tracing::warn!(error = %e, "cannot purge old daily rollups");
+        }
+        // The audit-trail baseline reads Sightline's coverage and findings of this cycle, and
+        // AWS; a failure of it is logged, never the cycle's.
+        if !*shutdown.borrow() {
+            match baseline::run(&self.pool, &self.config, &self.clients).await {
+                Ok(Some(b)) => tracing::info!("{b}"),
+                Ok(None) => tracing::debug!("another poller is reading the baseline"),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot run the baseline"),
+            }
         }
         // Last: its new `refreshed_at` tells the servers' caches that counts and rollups moved.
         if let Err(e) = db::counts::refresh(&self.pool).await {

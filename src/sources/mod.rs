@@ -1,4 +1,5 @@
-//! The five AWS sources: for each, how to read a page of findings and how to map one finding,
+//! The five AWS sources of findings, and the three the baseline reads (`cloudtrail`, `s3`,
+//! `organizations`). The five sources: for each, how to read a page of findings and how to map one finding,
 //! exactly as AWS sent it, to a [`Finding`](crate::domain::Finding).
 //!
 //! Normalisers work on the raw JSON of each finding (the same bytes Sightline stores), so what
@@ -6,9 +7,12 @@
 //! on the real response bodies in `fixtures/aws/`.
 
 pub mod accessanalyzer;
+pub mod cloudtrail;
 pub mod guardduty;
 pub mod inspector;
 pub mod macie;
+pub mod organizations;
+pub mod s3;
 pub mod securityhub;
 
 use aws_config::SdkConfig;

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-/// IAM actions called in `src/sources/<file>.rs`, read off the `client.<operation>()` calls.
+/// IAM actions called in `src/sources/<file>.rs` (the five finding sources and the baseline's
+/// CloudTrail, S3 and Organizations reads), read off the `client.<operation>()` calls.
 /// (cfn-lint, run by scripts/test, checks that each is a real IAM action.)
 fn called_actions() -> BTreeSet<String> {
     let prefixes = [
@@ -11,6 +12,9 @@ fn called_actions() -> BTreeSet<String> {
         ("inspector", "inspector2"),
         ("macie", "macie2"),
         ("accessanalyzer", "access-analyzer"),
+        ("cloudtrail", "cloudtrail"),
+        ("s3", "s3"),
+        ("organizations", "organizations"),
     ];
     let mut actions = BTreeSet::new();
     for (file, prefix) in prefixes {
@@ -38,6 +42,9 @@ fn called_actions() -> BTreeSet<String> {
                 let action = match pascal.as_str() {
                     "ListFindingsV2" => "ListFindings".to_owned(),
                     "GetFindingV2" => "GetFinding".to_owned(),
+                    // S3's operations and IAM actions have different names.
+                    "ListBuckets" => "ListAllMyBuckets".to_owned(),
+                    "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration".to_owned(),
                     _ => pascal,
                 };
                 actions.insert(format!("{prefix}:{action}"));

@@ -1,0 +1,269 @@
+//! The baseline at the end of a poll cycle: for every account, read its trails (CloudTrail),
+//! its log bucket (S3, from the log-archive account), the service control policies that apply
+//! to it (Organizations), and Sightline's own coverage and findings; decide the ten results;
+//! store them and their changes.
+//!
+//! Every read that fails makes the checks that needed it `unknown`, with the reason as evidence;
+//! nothing else is affected and nothing stored is lost. One poller at a time runs it (an
+//! advisory lock): pollers sharing a cycle do not read the same accounts twice.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use sqlx::PgPool;
+
+use super::clients::Clients;
+use crate::baseline::evaluate::{self, BucketOwner, Cell, Observation};
+use crate::baseline::{CheckResult, Outcome};
+use crate::config::{AccountConfig, Config};
+use crate::db;
+use crate::sources::{cloudtrail, organizations, s3};
+
+/// `pg_try_advisory_lock` key of the baseline run ("baseline" in ASCII).
+const LOCK_KEY: i64 = 0x6261_7365_6c69_6e65;
+
+/// What one run did.
+#[derive(Debug, Clone, Default)]
+pub struct BaselineSummary {
+    pub accounts: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub unknown: usize,
+    /// Results that differ from the ones stored before (first reads included).
+    pub changed: u64,
+}
+
+impl std::fmt::Display for BaselineSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "baseline: {} accounts, {} pass, {} fail, {} unknown, {} changed",
+            self.accounts, self.pass, self.fail, self.unknown, self.changed
+        )
+    }
+}
+
+/// Runs the baseline unless another poller is running it; `None` when it was skipped.
+pub async fn run(
+    pool: &PgPool,
+    config: &Config,
+    clients: &Clients,
+) -> anyhow::Result<Option<BaselineSummary>> {
+    let mut lock = pool.acquire().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(LOCK_KEY)
+        .fetch_one(&mut *lock)
+        .await?;
+    if !locked {
+        return Ok(None);
+    }
+    let result = read_and_store(pool, config, clients).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut *lock)
+        .await;
+    result.map(Some)
+}
+
+async fn read_and_store(
+    pool: &PgPool,
+    config: &Config,
+    clients: &Clients,
+) -> anyhow::Result<BaselineSummary> {
+    let aws = &config.aws;
+    let unapproved: Vec<String> = if aws.approved_regions.is_empty() {
+        Vec::new()
+    } else {
+        aws.regions
+            .iter()
+            .filter(|r| !aws.approved_regions.contains(r))
+            .map(|r| r.to_string())
+            .collect()
+    };
+    let own = db::baseline::own_data(pool, &unapproved).await?;
+    // Trails are listed in one region: shadow trails bring every multi-region trail into it.
+    let listing_region = aws
+        .approved_regions
+        .first()
+        .or(aws.regions.first())
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+
+    // The log-archive account's buckets, once.
+    let archive = &config.baseline.log_archive_account_id;
+    let archive_buckets: Result<HashMap<String, Option<String>>, String> = match archive {
+        None => Err("no [baseline] log_archive_account_id configured".to_owned()),
+        Some(id) => s3::list_buckets(clients, id)
+            .await
+            .map(|b| b.into_iter().collect())
+            .map_err(|e| format!("the log-archive account's buckets could not be listed: {e}")),
+    };
+    // The organisation's management account, once.
+    let org_cache = organizations::OrgCache::default();
+    let management: Result<String, String> = match &aws.organizations_account_id {
+        None => Err("no aws.organizations_account_id configured".to_owned()),
+        Some(org) => organizations::management_account(clients, org)
+            .await
+            .map_err(|e| format!("the organisation could not be read: {e}")),
+    };
+
+    let ctx = Ctx {
+        config,
+        clients,
+        own: &own,
+        listing_region: &listing_region,
+        archive_buckets: &archive_buckets,
+        management: &management,
+        org_cache: &org_cache,
+    };
+    let read_at = Utc::now();
+    // Accounts are read side by side, `[poller] concurrency` at a time.
+    let reads: Vec<_> = config
+        .accounts
+        .iter()
+        .map(|account| ctx.account(account))
+        .collect();
+    let results: Vec<(String, Vec<CheckResult>)> = futures_util::stream::iter(reads)
+        .buffer_unordered(config.poller.concurrency.max(1))
+        .collect()
+        .await;
+    let mut summary = BaselineSummary::default();
+    for (account_id, checks) in &results {
+        summary.changed += db::baseline::store(pool, account_id, checks, read_at).await?;
+        summary.accounts += 1;
+        for r in checks {
+            match r.outcome {
+                Outcome::Pass => summary.pass += 1,
+                Outcome::Fail => summary.fail += 1,
+                Outcome::Unknown => summary.unknown += 1,
+            }
+        }
+    }
+    Ok(summary)
+}
+
+struct Ctx<'a> {
+    config: &'a Config,
+    clients: &'a Clients,
+    own: &'a db::baseline::OwnData,
+    listing_region: &'a str,
+    archive_buckets: &'a Result<HashMap<String, Option<String>>, String>,
+    management: &'a Result<String, String>,
+    org_cache: &'a organizations::OrgCache,
+}
+
+impl Ctx<'_> {
+    async fn account(&self, account: &AccountConfig) -> (String, Vec<CheckResult>) {
+        let id = &account.id;
+        let trails = cloudtrail::read_trails(self.clients, id, self.listing_region)
+            .await
+            .map_err(|e| e.message);
+        let mut bucket_owners = HashMap::new();
+        let mut lifecycles = HashMap::new();
+        if let Ok(trails) = &trails {
+            for t in trails.iter().filter(|t| t.logging) {
+                let Some(bucket) = &t.bucket else { continue };
+                if bucket_owners.contains_key(bucket) {
+                    continue;
+                }
+                let (owner, reader, region) = match self.archive_buckets {
+                    Err(why) => (
+                        BucketOwner::Unknown(why.clone()),
+                        id.clone(),
+                        t.home_region.clone(),
+                    ),
+                    Ok(listed) => match listed.get(bucket) {
+                        Some(region) => (
+                            BucketOwner::LogArchive,
+                            self.config
+                                .baseline
+                                .log_archive_account_id
+                                .clone()
+                                .unwrap_or_else(|| id.clone()),
+                            region.clone().unwrap_or_else(|| t.home_region.clone()),
+                        ),
+                        // Not the archive's: assumed to be the account's own bucket.
+                        None => (
+                            BucketOwner::NotLogArchive,
+                            id.clone(),
+                            t.home_region.clone(),
+                        ),
+                    },
+                };
+                let rules = s3::lifecycle(self.clients, &reader, bucket, &region)
+                    .await
+                    .map_err(|e| format!("the lifecycle of s3://{bucket} could not be read: {e}"));
+                bucket_owners.insert(bucket.clone(), owner);
+                lifecycles.insert(bucket.clone(), rules);
+            }
+        }
+        let scps = match (&self.config.aws.organizations_account_id, self.management) {
+            (_, Err(why)) => Err(why.clone()),
+            (Some(org), Ok(_)) => {
+                organizations::policies_for(self.clients, self.org_cache, org, id)
+                    .await
+                    .map_err(|e| e.message)
+            }
+            (None, Ok(_)) => Err("no aws.organizations_account_id configured".to_owned()),
+        };
+        let account_id = id.to_string();
+        let mine = |a: &String| *a == account_id;
+        let observation = Observation {
+            production: self
+                .config
+                .baseline
+                .production_environments
+                .contains(&account.environment),
+            management: self.management.as_ref().is_ok_and(|m| *m == account_id),
+            trails,
+            bucket_owners,
+            lifecycles,
+            log_retention_days: self.config.baseline.log_retention_days,
+            scps,
+            cloudwatch_failures: self
+                .own
+                .cloudwatch_failures
+                .iter()
+                .filter(|(a, _, _)| mine(a))
+                .map(|(_, c, n)| (c.clone(), *n))
+                .collect(),
+            expected_cells: self
+                .config
+                .aws
+                .regions
+                .iter()
+                .flat_map(|r| {
+                    self.config
+                        .aws
+                        .sources
+                        .iter()
+                        .map(move |s| (r.to_string(), s.as_str().to_owned()))
+                })
+                .collect(),
+            coverage: self
+                .own
+                .coverage
+                .iter()
+                .filter(|(a, _, _, _)| mine(a))
+                .map(|(_, region, source, state)| Cell {
+                    region: region.clone(),
+                    source: source.clone(),
+                    state: state.clone(),
+                })
+                .collect(),
+            unapproved_open: self
+                .own
+                .open_in_regions
+                .iter()
+                .filter(|(a, _, _)| mine(a))
+                .map(|(_, r, n)| (r.clone(), *n))
+                .collect(),
+            account_id,
+        };
+        (
+            observation.account_id.clone(),
+            evaluate::evaluate(&observation),
+        )
+    }
+}

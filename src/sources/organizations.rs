@@ -1,0 +1,223 @@
+//! AWS Organizations, for the baseline: the service control policies that apply to an account
+//! (attached to it, to each OU above it and to the root), read from the management account or a
+//! delegated administrator.
+
+use std::collections::HashMap;
+
+use aws_sdk_organizations::types::PolicyType;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tokio::sync::Mutex;
+
+use crate::baseline::evaluate::ScpSeen;
+use crate::baseline::scp;
+use crate::domain::AccountId;
+use crate::poller::clients::{Clients, Pace};
+use crate::poller::errors::{CallError, classify};
+
+/// What one cycle has read already: OUs and policies are shared by many accounts.
+#[derive(Default)]
+pub struct OrgCache {
+    parents: Mutex<HashMap<String, Result<Option<String>, CallError>>>,
+    attached: Mutex<HashMap<String, Result<Vec<(String, String)>, CallError>>>,
+    documents: Mutex<HashMap<String, Result<String, CallError>>>,
+}
+
+/// The organisation's management account (`DescribeOrganization`), read through
+/// `org_account`'s role. Service control policies never apply to it.
+pub async fn management_account(
+    clients: &Clients,
+    org_account: &AccountId,
+) -> Result<String, CallError> {
+    let sdk = clients.config_for(org_account, "us-east-1").await;
+    clients
+        .pace(
+            org_account,
+            "us-east-1",
+            "organizations:DescribeOrganization",
+            Pace::Default,
+        )
+        .await;
+    let client = aws_sdk_organizations::Client::new(&sdk);
+    let out = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    out.organization()
+        .and_then(|o| o.master_account_id())
+        .map(str::to_owned)
+        .ok_or_else(|| CallError::other("DescribeOrganization named no management account"))
+}
+
+/// The service control policies that apply to `account`, each with the protected CloudTrail
+/// actions it denies, read through `org_account`'s role.
+pub async fn policies_for(
+    clients: &Clients,
+    cache: &OrgCache,
+    org_account: &AccountId,
+    account: &AccountId,
+) -> Result<Vec<ScpSeen>, CallError> {
+    let sdk = clients.config_for(org_account, "us-east-1").await;
+    let client = aws_sdk_organizations::Client::new(&sdk);
+    // The account, then each parent up to the root.
+    let mut targets = vec![account.to_string()];
+    loop {
+        let child = targets.last().cloned().unwrap_or_default();
+        match parent(clients, cache, &client, org_account, &child).await? {
+            Some(p) => targets.push(p),
+            None => break,
+        }
+        if targets.len() > 8 {
+            // Organizations nests OUs five deep at most: a loop means a broken answer.
+            return Err(CallError::other("ListParents never reached the root"));
+        }
+    }
+    let mut seen = Vec::new();
+    for target in &targets {
+        for (id, name) in attached(clients, cache, &client, org_account, target).await? {
+            let content = document(clients, cache, &client, org_account, &id).await?;
+            seen.push(ScpSeen {
+                id,
+                name,
+                target: target.clone(),
+                denies: scp::denied_actions(&content),
+            });
+        }
+    }
+    Ok(seen)
+}
+
+/// The parent of `child`, or `None` when `child` is the root. An account outside the
+/// organisation is an error that says so.
+async fn parent(
+    clients: &Clients,
+    cache: &OrgCache,
+    client: &aws_sdk_organizations::Client,
+    org_account: &AccountId,
+    child: &str,
+) -> Result<Option<String>, CallError> {
+    if child.starts_with("r-") {
+        return Ok(None);
+    }
+    if let Some(hit) = cache.parents.lock().await.get(child) {
+        return hit.clone();
+    }
+    clients
+        .pace(
+            org_account,
+            "us-east-1",
+            "organizations:ListParents",
+            Pace::Default,
+        )
+        .await;
+    let answer = match client.list_parents().child_id(child).send().await {
+        Ok(out) => out
+            .parents()
+            .first()
+            .and_then(|p| p.id())
+            .map(|id| Some(id.to_owned()))
+            .ok_or_else(|| CallError::other(format!("ListParents named no parent of {child}"))),
+        Err(e) if e.code() == Some("ChildNotFoundException") => Err(CallError::other(format!(
+            "{child} is not a member of the organisation"
+        ))),
+        Err(e) => Err(classify(&e)),
+    };
+    cache
+        .parents
+        .lock()
+        .await
+        .insert(child.to_owned(), answer.clone());
+    answer
+}
+
+/// The service control policies attached to `target` directly: (id, name).
+async fn attached(
+    clients: &Clients,
+    cache: &OrgCache,
+    client: &aws_sdk_organizations::Client,
+    org_account: &AccountId,
+    target: &str,
+) -> Result<Vec<(String, String)>, CallError> {
+    if let Some(hit) = cache.attached.lock().await.get(target) {
+        return hit.clone();
+    }
+    let mut policies = Vec::new();
+    let mut token: Option<String> = None;
+    let answer = loop {
+        clients
+            .pace(
+                org_account,
+                "us-east-1",
+                "organizations:ListPoliciesForTarget",
+                Pace::Default,
+            )
+            .await;
+        match client
+            .list_policies_for_target()
+            .target_id(target)
+            .filter(PolicyType::ServiceControlPolicy)
+            .set_next_token(token.clone())
+            .send()
+            .await
+        {
+            Ok(out) => {
+                policies.extend(out.policies().iter().filter_map(|p| {
+                    Some((p.id()?.to_owned(), p.name().unwrap_or_default().to_owned()))
+                }));
+                token = out
+                    .next_token()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned);
+                if token.is_none() {
+                    break Ok(policies);
+                }
+            }
+            Err(e) => break Err(classify(&e)),
+        }
+    };
+    cache
+        .attached
+        .lock()
+        .await
+        .insert(target.to_owned(), answer.clone());
+    answer
+}
+
+/// A policy's JSON document.
+async fn document(
+    clients: &Clients,
+    cache: &OrgCache,
+    client: &aws_sdk_organizations::Client,
+    org_account: &AccountId,
+    policy: &str,
+) -> Result<String, CallError> {
+    if let Some(hit) = cache.documents.lock().await.get(policy) {
+        return hit.clone();
+    }
+    clients
+        .pace(
+            org_account,
+            "us-east-1",
+            "organizations:DescribePolicy",
+            Pace::Default,
+        )
+        .await;
+    let answer = client
+        .describe_policy()
+        .policy_id(policy)
+        .send()
+        .await
+        .map_err(|e| classify(&e))
+        .map(|out| {
+            out.policy()
+                .and_then(|p| p.content())
+                .unwrap_or_default()
+                .to_owned()
+        });
+    cache
+        .documents
+        .lock()
+        .await
+        .insert(policy.to_owned(), answer.clone());
+    answer
+}
