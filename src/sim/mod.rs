@@ -1,6 +1,8 @@
 //! The simulated AWS organisation. So far: sample findings for tests and benchmarks; the wire
 //! protocols, the generated organisation and its ground truth come with `sightline simulate`.
 
+pub mod audit;
+pub mod baseline;
 pub mod catalogue;
 pub mod limits;
 pub mod org;

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use super::audit::Audit;
 use super::catalogue::{self, ANALYZER_TYPES, CONTROLS, MACIE_TYPES, VULNERABILITIES};
 use super::rng::Rng;
 
@@ -174,6 +175,11 @@ pub struct Estate {
     days_advanced: u32,
     findings_per_target: Option<usize>,
     story: Option<Story>,
+    /// The account whose every service is on in every region (the security team's own):
+    /// switched on over the drawn flags, it holds no findings where they were off.
+    fully_covered: Option<usize>,
+    /// The audit set-up the observability baseline checks: Organizations, trails, buckets.
+    pub audit: Audit,
 }
 
 /// The story's state (`Options::story`).
@@ -318,6 +324,7 @@ impl Estate {
             None
         };
 
+        let audit = Audit::generate(seed, &accounts, &regions, &approved, opts.start);
         let mut estate = Estate {
             seed,
             now: opts.start,
@@ -331,6 +338,8 @@ impl Estate {
             days_advanced: 0,
             findings_per_target: opts.findings_per_target,
             story,
+            fully_covered: (n_accounts > 2).then_some(2),
+            audit,
         };
         estate.populate();
         estate
@@ -338,6 +347,12 @@ impl Estate {
 
     /// Whether `service` is switched on in (account, region).
     pub fn is_enabled(&self, account: usize, region: usize, service: Service) -> bool {
+        self.fully_covered == Some(account) || self.generates(account, region, service)
+    }
+
+    /// Whether (account, region, service) was drawn on, and so holds findings: the estate's
+    /// findings and their evolution follow these flags alone.
+    fn generates(&self, account: usize, region: usize, service: Service) -> bool {
         let si = Service::ALL.iter().position(|s| *s == service).unwrap_or(0);
         self.enabled[(account * self.regions.len() + region) * Service::ALL.len() + si]
     }
@@ -379,7 +394,7 @@ impl Estate {
         for a in 0..self.accounts.len() {
             for ri in 0..self.regions.len() {
                 for service in Service::ALL {
-                    if !self.is_enabled(a, ri, service) {
+                    if !self.generates(a, ri, service) {
                         continue;
                     }
                     let mut r = Rng::derive(self.seed, &[3, a as u64, ri as u64, service as u64]);
@@ -606,7 +621,7 @@ impl Estate {
             for a in 0..self.accounts.len() {
                 for ri in 0..self.regions.len() {
                     for service in Service::ALL {
-                        if !self.is_enabled(a, ri, service) {
+                        if !self.generates(a, ri, service) {
                             continue;
                         }
                         let rate = match service {
@@ -660,7 +675,7 @@ impl Estate {
         self.enabled[a * per_account..(a + 1) * per_account].copy_from_slice(&pending);
         for ri in 0..self.regions.len() {
             for service in Service::ALL {
-                if !self.is_enabled(a, ri, service) {
+                if !self.generates(a, ri, service) {
                     continue;
                 }
                 let count = 5 * self.initial_count(r, a, ri, service);

@@ -1,5 +1,6 @@
-//! `sightline simulate`: one loopback HTTP server that answers as STS and the five finding
-//! services, plus the private `/_sim/*` paths for tests and the demo.
+//! `sightline simulate`: one loopback HTTP server that answers as STS, the five finding
+//! services, and CloudTrail, S3 and Organizations (which the observability baseline reads),
+//! plus the private `/_sim/*` paths for tests and the demo.
 //!
 //! Every AWS request is routed by its SigV4 credential scope (`…/<region>/<service>/aws4_request`)
 //! and its access key (whose account it is), then through the denied accounts, the rate limits
@@ -270,6 +271,193 @@ fn throttling_code(service: Service) -> &'static str {
     }
 }
 
+/// What the fault knobs and the rate limit make of a request.
+enum Gate {
+    Open,
+    Throttled,
+    Failed,
+}
+
+/// Counts a request under `counter`, then applies the fault knobs' latency, the rate limit
+/// `limit` and the injected throttles and errors.
+async fn gate(state: &SimState, counter: String, limit: limits::Limit) -> (Gate, Faults) {
+    *state
+        .requests
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(counter.clone())
+        .or_default() += 1;
+    let faults = state
+        .faults
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    let roll = (state
+        .serial
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        >> 11) as f64
+        / (1u64 << 53) as f64;
+    let gate = if (!faults.no_rate_limits && !state.limiter.admit(&counter, limit))
+        || roll < faults.throttle_rate
+    {
+        Gate::Throttled
+    } else if roll < faults.throttle_rate + faults.error_rate {
+        Gate::Failed
+    } else {
+        Gate::Open
+    };
+    (gate, faults)
+}
+
+/// The services the observability baseline reads. They are no finding sources, so they stay
+/// out of [`Service`], which drives the findings' truth and coverage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuditApi {
+    CloudTrail,
+    S3,
+    Organizations,
+}
+
+impl AuditApi {
+    fn from_signing_name(s: &str) -> Option<AuditApi> {
+        match s {
+            "cloudtrail" => Some(AuditApi::CloudTrail),
+            "s3" => Some(AuditApi::S3),
+            "organizations" => Some(AuditApi::Organizations),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            AuditApi::CloudTrail => "cloudtrail",
+            AuditApi::S3 => "s3",
+            AuditApi::Organizations => "organizations",
+        }
+    }
+
+    /// An error in this service's own format: awsJson1_1 `__type` for CloudTrail and
+    /// Organizations (each with its own message key), S3's XML `<Error>`.
+    fn error(self, status: StatusCode, code: &str, message: &str) -> Response {
+        match self {
+            AuditApi::CloudTrail => wire::json11_error(status, code, "message", message),
+            AuditApi::Organizations => wire::json11_error(status, code, "Message", message),
+            AuditApi::S3 => services::s3::error(status, code, message, None),
+        }
+    }
+
+    fn throttled(self) -> Response {
+        match self {
+            AuditApi::CloudTrail => self.error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ThrottlingException",
+                "Rate exceeded",
+            ),
+            AuditApi::Organizations => self.error(
+                StatusCode::BAD_REQUEST,
+                "TooManyRequestsException",
+                "AWS Organizations can't complete your request because another request is already in progress. Try again later.",
+            ),
+            AuditApi::S3 => self.error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SlowDown",
+                "Please reduce your request rate.",
+            ),
+        }
+    }
+
+    fn failed(self) -> Response {
+        let code = match self {
+            AuditApi::CloudTrail => "InternalFailure",
+            AuditApi::Organizations => "ServiceException",
+            AuditApi::S3 => "InternalError",
+        };
+        self.error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code,
+            "simulated internal error",
+        )
+    }
+}
+
+/// A CloudTrail, S3 or Organizations request from `caller` in `region`: counted, gated like
+/// the finding services', refused for the denied accounts, then answered by its module.
+#[allow(clippy::too_many_arguments)] // the request's parts, as axum hands them over
+async fn audit_request(
+    state: &SimState,
+    api: AuditApi,
+    caller: String,
+    region: String,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let op = match api {
+        AuditApi::CloudTrail => services::cloudtrail::operation(target),
+        AuditApi::Organizations => services::organizations::operation(target),
+        AuditApi::S3 => Some(services::s3::operation(&method, uri.path(), &query)),
+    };
+    let counter = format!(
+        "{caller}/{region}/{}/{}",
+        api.name(),
+        op.unwrap_or("Unknown")
+    );
+    let (gate, faults) = gate(state, counter, limits::DEFAULT).await;
+    match gate {
+        Gate::Open => {}
+        Gate::Throttled => return api.throttled(),
+        Gate::Failed => return api.failed(),
+    }
+    let estate = state.read();
+    let Some(account) = estate.account_index(&caller) else {
+        return api.error(
+            StatusCode::FORBIDDEN,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        );
+    };
+    // CloudTrail is regional: it answers in the organisation's regions. S3 and Organizations
+    // are global enough that any region reaches them.
+    if api == AuditApi::CloudTrail && estate.region_index(&region).is_none() {
+        return api.error(
+            StatusCode::BAD_REQUEST,
+            "UnrecognizedClientException",
+            &format!("region {region} is not simulated"),
+        );
+    }
+    if estate.accounts[account].access != Access::Allowed || faults.deny_accounts.contains(&caller)
+    {
+        let action = format!("{}:{}", api.name(), op.unwrap_or("Unknown"));
+        return match api {
+            AuditApi::S3 => api.error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"),
+            _ => api.error(
+                StatusCode::BAD_REQUEST,
+                "AccessDeniedException",
+                &format!(
+                    "User: arn:aws:sts::{caller}:assumed-role/SightlineReadOnly/sightline is not authorized to perform: {action} because no identity-based policy allows the {action} action"
+                ),
+            ),
+        };
+    }
+    match api {
+        AuditApi::CloudTrail => services::cloudtrail::handle(&estate, account, &region, op, &body),
+        AuditApi::Organizations => services::organizations::handle(&estate, account, op, &body),
+        AuditApi::S3 => {
+            services::s3::handle(&estate, account, &method, uri.path(), &query, &headers)
+        }
+    }
+}
+
 async fn aws_request(
     State(state): State<Arc<SimState>>,
     method: Method,
@@ -300,6 +488,19 @@ async fn aws_request(
             .or_default() += 1;
         return sts::handle(&state.read(), &caller, &body);
     }
+    if let Some(api) = AuditApi::from_signing_name(&scope.service) {
+        return audit_request(
+            &state,
+            api,
+            caller,
+            scope.region,
+            method,
+            uri,
+            headers,
+            body,
+        )
+        .await;
+    }
     let Some(service) = Service::from_signing_name(&scope.service) else {
         return wire::rest_error(
             StatusCode::BAD_REQUEST,
@@ -310,47 +511,28 @@ async fn aws_request(
     let path = uri.path().to_owned();
     let op = operation_key(&method, &path);
     let counter = format!("{caller}/{}/{}/{op}", scope.region, service.name());
-    *state
-        .requests
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(counter.clone())
-        .or_default() += 1;
-
-    let faults = state
-        .faults
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
     let limit = if service == Service::SecurityHub && op == "POST /findings" {
         limits::SECURITYHUB_GET_FINDINGS
     } else {
         limits::DEFAULT
     };
-    let roll = (state
-        .serial
-        .fetch_add(1, Ordering::Relaxed)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        >> 11) as f64
-        / (1u64 << 53) as f64;
-    if (!faults.no_rate_limits && !state.limiter.admit(&counter, limit))
-        || roll < faults.throttle_rate
-    {
-        return wire::rest_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            throttling_code(service),
-            "Rate exceeded",
-        );
-    }
-    if roll >= faults.throttle_rate && roll < faults.throttle_rate + faults.error_rate {
-        return wire::rest_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerException",
-            "simulated internal error",
-        );
+    let (gate, faults) = gate(&state, counter, limit).await;
+    match gate {
+        Gate::Open => {}
+        Gate::Throttled => {
+            return wire::rest_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                throttling_code(service),
+                "Rate exceeded",
+            );
+        }
+        Gate::Failed => {
+            return wire::rest_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerException",
+                "simulated internal error",
+            );
+        }
     }
 
     let estate = state.read();

@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::org::{Access, Estate, Service, State};
+use super::baseline::{self, BaselineCell};
+use super::org::{Access, Estate, Finding, Service, State};
 
 #[derive(Debug, Serialize)]
 pub struct Truth {
     pub findings: Vec<FindingCount>,
     pub coverage: Vec<CoverageCell>,
+    /// The observability baseline: every account's ten checks.
+    pub baseline: Vec<BaselineCell>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,6 +37,21 @@ pub struct CoverageCell {
 
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
 
+/// Whether one full poll sees `f`: the account lets Sightline in, and the finding's service
+/// serves it there, or Security Hub serves its copy.
+pub fn visible(estate: &Estate, f: &Finding) -> bool {
+    let (a, r) = (f.account as usize, f.region as usize);
+    if estate.accounts[a].access != Access::Allowed {
+        return false;
+    }
+    // GuardDuty and Macie forget resolved findings; Security Hub keeps its copy, archived.
+    let native = estate.is_enabled(a, r, f.service)
+        && !(matches!(f.service, Service::GuardDuty | Service::Macie)
+            && f.state == State::Resolved);
+    let copy = f.service != Service::SecurityHub && estate.is_enabled(a, r, Service::SecurityHub);
+    native || copy
+}
+
 /// Counts canonical findings (a Security Hub copy and its native finding are one) visible to a
 /// poll of every account, region and source, and the coverage of every target.
 pub fn compute(estate: &Estate) -> Truth {
@@ -41,16 +59,7 @@ pub fn compute(estate: &Estate) -> Truth {
         BTreeMap::new();
     for f in &estate.findings {
         let (a, r) = (f.account as usize, f.region as usize);
-        if estate.accounts[a].access != Access::Allowed {
-            continue;
-        }
-        // GuardDuty and Macie forget resolved findings; Security Hub keeps its copy, archived.
-        let native = estate.is_enabled(a, r, f.service)
-            && !(matches!(f.service, Service::GuardDuty | Service::Macie)
-                && f.state == State::Resolved);
-        let copy =
-            f.service != Service::SecurityHub && estate.is_enabled(a, r, Service::SecurityHub);
-        if !native && !copy {
+        if !visible(estate, f) {
             continue;
         }
         // A passed control is informational, whatever the control's severity when it fails.
@@ -97,7 +106,11 @@ pub fn compute(estate: &Estate) -> Truth {
             }
         }
     }
-    Truth { findings, coverage }
+    Truth {
+        findings,
+        coverage,
+        baseline: baseline::compute(estate),
+    }
 }
 
 /// The `[aws]` table and `[[accounts]]` of a Sightline config that watches this organisation
@@ -125,6 +138,23 @@ pub fn config_toml(estate: &Estate, endpoint_url: &str) -> String {
     out.push_str("access_key_id = \"AKIASIMULATOR\"\nsecret_access_key = \"simulated\"\n");
     let sources: Vec<String> = Service::ALL.iter().map(|s| s.name().to_owned()).collect();
     out.push_str(&format!("sources = [{}]\n", list(&sources)));
+    // Organizations is read in the management account; the baseline's log archive is the
+    // second account.
+    out.push_str(&format!(
+        "organizations_account_id = {:?}\n",
+        estate.management
+    ));
+    out.push_str("\n[baseline]\n");
+    if let Some(archive) = estate.audit.log_archive {
+        out.push_str(&format!(
+            "log_archive_account_id = {:?}\n",
+            estate.accounts[archive].id
+        ));
+    }
+    out.push_str(&format!(
+        "log_retention_days = {}\nproduction_environments = [\"prod\"]\n",
+        baseline::LOG_RETENTION_DAYS
+    ));
     for account in &estate.accounts {
         out.push_str(&format!(
             "\n[[accounts]]\nid = {:?}\nname = {:?}\nenvironment = {:?}\nowner = {:?}\n",
@@ -199,5 +229,23 @@ mod tests {
             config.aws.endpoint_url.as_deref(),
             Some("http://127.0.0.1:4566")
         );
+        assert_eq!(
+            config
+                .aws
+                .organizations_account_id
+                .as_ref()
+                .map(|a| a.as_str()),
+            Some(e.management.as_str())
+        );
+        assert_eq!(
+            config
+                .baseline
+                .log_archive_account_id
+                .as_ref()
+                .map(|a| a.as_str()),
+            Some(e.accounts[1].id.as_str())
+        );
+        assert_eq!(config.baseline.log_retention_days, 1825);
+        assert_eq!(config.baseline.production_environments, ["prod"]);
     }
 }

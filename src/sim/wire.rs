@@ -146,6 +146,45 @@ pub fn json_error(status: StatusCode, code: &str, body: Value) -> Response {
     response
 }
 
+/// An awsJson1_1 success answer (CloudTrail, Organizations).
+pub fn json11_ok(body: Value) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-amz-json-1.1"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// An awsJson1_1 error: `__type` is the code (the SDK reads it from the body) and the message
+/// is under `message_key`, which each service spells its own way (`message`, `Message`).
+pub fn json11_error(status: StatusCode, code: &str, message_key: &str, message: &str) -> Response {
+    let mut body = Map::new();
+    body.insert("__type".into(), Value::String(code.to_owned()));
+    body.insert(message_key.into(), Value::String(message.to_owned()));
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-amz-json-1.1"),
+        )],
+        Value::Object(body).to_string(),
+    )
+        .into_response()
+}
+
+/// Escapes text for an XML element or attribute.
+pub fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
 /// The interface every simulated service module implements.
 pub type Handler = fn(&Estate, &Ctx, &SimRequest) -> Response;
 
