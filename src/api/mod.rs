@@ -2,6 +2,7 @@
 //! lists as `{"items", "next_cursor"}`, and its OpenAPI document.
 
 pub mod accounts;
+pub mod baseline;
 pub mod coverage;
 pub mod error;
 pub mod findings;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/regions", get(accounts::list_regions))
         .route("/api/v1/stats/open", get(stats::open_stats))
         .route("/api/v1/coverage", get(coverage::list_coverage))
+        .route("/api/v1/baseline", get(baseline::show_baseline))
         .route("/api/v1/poll-runs", get(poll_runs::list_poll_runs))
         .route("/api/v1/trends/open", get(trends::show_open_trend))
         .route("/api/v1/trends/flow", get(trends::show_flow_trend))

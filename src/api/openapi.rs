@@ -16,7 +16,7 @@ use crate::web::{Chrome, Viewer, render};
 #[openapi(
     info(
         title = "Sightline API",
-        description = "Read the security posture Sightline keeps: findings from Security Hub, GuardDuty, Inspector, Macie and IAM Access Analyzer in every account and region, their history, coverage and the poller's runs.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>`; create one with `sightline token create --name NAME`. Errors answer `{\"error\": {\"code\", \"message\"}}` with 400, 401 or 404. Lists answer `{\"items\": […], \"next_cursor\"}`: pass `next_cursor` back as `cursor` until it is `null`.",
+        description = "Read the security posture Sightline keeps: findings from Security Hub, GuardDuty, Inspector, Macie and IAM Access Analyzer in every account and region, their history, coverage, the audit-trail baseline and the poller's runs.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>`; create one with `sightline token create --name NAME`. Errors answer `{\"error\": {\"code\", \"message\"}}` with 400, 401 or 404. Lists answer `{\"items\": […], \"next_cursor\"}`: pass `next_cursor` back as `cursor` until it is `null`.",
         version = "1"
     ),
     paths(
@@ -27,6 +27,7 @@ use crate::web::{Chrome, Viewer, render};
         super::accounts::list_regions,
         super::stats::open_stats,
         super::coverage::list_coverage,
+        super::baseline::show_baseline,
         super::poll_runs::list_poll_runs,
         super::trends::show_open_trend,
         super::trends::show_flow_trend,
@@ -37,6 +38,7 @@ use crate::web::{Chrome, Viewer, render};
     tags(
         (name = "findings", description = "Canonical findings: one per real-world finding, however many services reported it"),
         (name = "posture", description = "Counts and coverage"),
+        (name = "baseline", description = "The audit-trail baseline: ten checks of each account's CloudTrail, log archive, service control policies and coverage"),
         (name = "poller", description = "What the poller did"),
         (name = "trends", description = "History: open findings over time, new vs resolved, time to resolve, SLA breaches"),
     )

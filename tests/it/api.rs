@@ -481,3 +481,148 @@ async fn accounts_and_regions_show_the_open_counts(pool: PgPool) {
         "accounts 1, 5, 9, 13, 17"
     );
 }
+
+/// `/api/v1/baseline`: every stored result in DESIGN.md's shape, its filters, and its 4xx.
+#[sqlx::test(migrations = "./migrations")]
+async fn baseline_results_filters_and_errors(pool: PgPool) {
+    use sightline::baseline::{Check, CheckResult, Outcome};
+    sqlx::query(
+        "INSERT INTO accounts (id, name, environment) VALUES ('111111111111', 'prod-payments', 'prod'), ('222222222222', 'dev-data', 'dev')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let results = |outcome: Outcome, required_data_events: bool| -> Vec<CheckResult> {
+        Check::ALL
+            .iter()
+            .map(|&check| CheckResult {
+                check,
+                outcome: if check == Check::ScpProtectsCloudtrail {
+                    Outcome::Unknown
+                } else {
+                    outcome
+                },
+                evidence: format!("evidence of {}", check.name()),
+                required: check != Check::DataEventsS3Lambda || required_data_events,
+            })
+            .collect()
+    };
+    let read_at = Utc::now();
+    db::baseline::store(
+        &pool,
+        "111111111111",
+        &results(Outcome::Pass, true),
+        read_at,
+    )
+    .await
+    .unwrap();
+    let changed = db::baseline::store(
+        &pool,
+        "222222222222",
+        &results(Outcome::Fail, false),
+        read_at,
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed, 10, "a first read is ten changes");
+    let t = token(&pool, "ci", None).await;
+
+    let (status, body) = call(&pool, "/api/v1/baseline", Some(&t)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let checks = body["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 20);
+    // By account name (dev-data first), then in the checks' order.
+    assert_eq!(checks[0]["account_id"], "222222222222");
+    assert_eq!(checks[0]["check"], "cloudtrail_multi_region");
+    assert_eq!(checks[0]["result"], "fail");
+    assert_eq!(checks[0]["evidence"], "evidence of cloudtrail_multi_region");
+    assert_eq!(checks[9]["check"], "no_unapproved_region_activity");
+    let data_events = &checks[5];
+    assert_eq!(
+        (
+            data_events["check"].as_str(),
+            data_events["required"].as_bool()
+        ),
+        (Some("data_events_s3_lambda"), Some(false))
+    );
+    for c in checks {
+        for key in ["account_id", "check", "result", "evidence"] {
+            assert!(c.get(key).is_some(), "{key} missing: {c}");
+        }
+    }
+
+    let (_, body) = call(&pool, "/api/v1/baseline?result=unknown", Some(&t)).await;
+    let unknown = body["checks"].as_array().unwrap();
+    assert_eq!(unknown.len(), 2);
+    assert!(
+        unknown
+            .iter()
+            .all(|c| c["check"] == "scp_protects_cloudtrail")
+    );
+    let (_, body) = call(
+        &pool,
+        "/api/v1/baseline?account=111111111111&check=log_file_validation",
+        Some(&t),
+    )
+    .await;
+    assert_eq!(body["checks"].as_array().unwrap().len(), 1);
+    assert_eq!(body["checks"][0]["result"], "pass");
+
+    // A second read that changes one result records one change and keeps the other's time.
+    let mut next = results(Outcome::Pass, true);
+    next[1].outcome = Outcome::Fail;
+    let later = read_at + Duration::minutes(5);
+    let changed = db::baseline::store(&pool, "111111111111", &next, later)
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let events = db::baseline::events(&pool, "111111111111", 50)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 11);
+    assert_eq!(
+        (
+            events[0].check_name.as_str(),
+            events[0].previous_result.as_deref(),
+            events[0].result.as_str()
+        ),
+        ("log_file_validation", Some("pass"), "fail")
+    );
+    let (_, body) = call(&pool, "/api/v1/baseline?account=111111111111", Some(&t)).await;
+    let rows = body["checks"].as_array().unwrap();
+    assert_eq!(rows[0]["changed_at"], rows[2]["changed_at"]);
+    assert_ne!(rows[1]["changed_at"], rows[0]["changed_at"]);
+
+    for (uri, status, code) in [
+        (
+            "/api/v1/baseline?result=maybe",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/baseline?check=nope",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/baseline?account=12",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/baseline?colour=red",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/baseline?account=333333333333",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ] {
+        let (s, body) = call(&pool, uri, Some(&t)).await;
+        assert_error(s, &body, status, code);
+    }
+    let (s, body) = call(&pool, "/api/v1/baseline", None).await;
+    assert_error(s, &body, StatusCode::UNAUTHORIZED, "unauthorized");
+}
