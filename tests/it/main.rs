@@ -19,6 +19,7 @@ mod pages;
 mod poll;
 mod sim;
 mod sim_accessanalyzer;
+mod sim_baseline;
 mod sim_guardduty;
 mod sim_inspector;
 mod sim_macie;

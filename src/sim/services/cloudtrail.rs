@@ -1,5 +1,5 @@
-//! CloudTrail over awsJson1_1 (`POST /`, `X-Amz-Target:
-//! com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.<Op>`): `DescribeTrails`,
+//! CloudTrail over awsJson1_1 (`POST /`, `X-Amz-Target: CloudTrail_20131101.<Op>` as the Rust
+//! SDK sends it, or botocore's `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.<Op>`): `DescribeTrails`,
 //! `GetTrailStatus` and `GetEventSelectors`, rendered from the estate's trails in the shapes of
 //! `fixtures/aws/cloudtrail-*.json` (timestamps as epoch numbers, the `*Attempt*` members as
 //! strings, empty strings where nothing happened).
@@ -13,11 +13,17 @@ use crate::sim::org::Estate;
 use crate::sim::rng::Rng;
 use crate::sim::wire::{self, BodyError};
 
-pub const TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
+pub const TARGET_PREFIX: &str = "CloudTrail_20131101.";
+/// botocore's spelling of the target, with the Smithy namespace.
+const QUALIFIED_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.";
 
 /// The operation an `X-Amz-Target` names, if it is CloudTrail's.
 pub fn operation(target: Option<&str>) -> Option<&str> {
-    target?.strip_prefix(TARGET_PREFIX)
+    let target = target?;
+    target
+        .strip_prefix(QUALIFIED_PREFIX)
+        .unwrap_or(target)
+        .strip_prefix(TARGET_PREFIX)
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
