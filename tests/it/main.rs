@@ -6,6 +6,8 @@
 
 mod api;
 mod auth;
+mod baseline;
+mod baseline_pages;
 mod browser;
 mod cli;
 mod contract;
