@@ -371,6 +371,25 @@ mod tests {
         assert_eq!(cell.result, Outcome::Pass);
     }
 
+    #[test]
+    fn tiny_estates_have_a_baseline_too() {
+        for accounts in 1..=4 {
+            let e = Estate::generate(&Options {
+                accounts,
+                regions: 1,
+                ..Options::default()
+            });
+            let cells = compute(&e);
+            assert_eq!(cells.len(), accounts * CHECKS.len());
+            let text = crate::sim::truth::config_toml(&e, "http://127.0.0.1:1");
+            assert_eq!(
+                text.contains("log_archive_account_id"),
+                accounts >= 2,
+                "{text}"
+            );
+        }
+    }
+
     /// The mix, for the report: `cargo test --lib baseline_mix -- --nocapture`.
     #[test]
     fn baseline_mix() {
