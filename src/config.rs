@@ -441,13 +441,13 @@ impl Config {
                 "set both access_key_id and secret_access_key, or neither (the standard credential chain)".into(),
             );
         }
-        // Accepted in the file format already, refused until the poller does them.
-        if self.aws.discover_accounts {
+        if self.aws.discover_accounts && self.aws.organizations_account_id.is_none() {
             return fail(
                 "aws.discover_accounts",
-                "account discovery through AWS Organizations is not built yet in this version: list the accounts as [[accounts]]".into(),
+                "set aws.organizations_account_id too: the account (management or delegated administrator) whose role can list the organisation's accounts".into(),
             );
         }
+        // Accepted in the file format already, refused until the poller does it.
         if self.aws.delegated_admin_account_id.is_some() {
             return fail(
                 "aws.delegated_admin_account_id",
@@ -469,10 +469,10 @@ impl Config {
                 );
             }
         }
-        if self.accounts.is_empty() {
+        if self.accounts.is_empty() && !self.aws.discover_accounts {
             return fail(
                 "accounts",
-                "no [[accounts]] listed: nothing to watch".into(),
+                "no [[accounts]] listed and aws.discover_accounts is off: nothing to watch".into(),
             );
         }
         let mut seen = HashSet::new();
@@ -696,13 +696,22 @@ owner = "payments"
     }
 
     #[test]
-    fn no_accounts_is_an_error_and_unbuilt_modes_say_so() {
+    fn no_accounts_is_an_error_unless_discovered_and_unbuilt_modes_say_so() {
         let text = MINIMAL.split("[[accounts]]").next().unwrap();
         assert!(err(text).starts_with("accounts: no [[accounts]] listed"));
-        let discovery = MINIMAL.replace("[aws]", "[aws]\ndiscover_accounts = true");
-        assert!(err(&discovery).starts_with(
-            "aws.discover_accounts: account discovery through AWS Organizations is not built yet"
-        ));
+        let discovery = text.replace("[aws]", "[aws]\ndiscover_accounts = true");
+        assert!(
+            err(&discovery)
+                .starts_with("aws.discover_accounts: set aws.organizations_account_id too"),
+            "{}",
+            err(&discovery)
+        );
+        let discovery = text.replace(
+            "[aws]",
+            "[aws]\ndiscover_accounts = true\norganizations_account_id = \"111111111111\"",
+        );
+        let config = Config::parse(&discovery).unwrap();
+        assert!(config.accounts.is_empty() && config.aws.discover_accounts);
         let delegated = MINIMAL.replace(
             "[aws]",
             "[aws]\ndelegated_admin_account_id = \"999999999999\"",

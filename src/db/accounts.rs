@@ -39,3 +39,41 @@ pub async fn name(pool: &PgPool, id: &str) -> Result<Option<String>, sqlx::Error
         .fetch_optional(pool)
         .await
 }
+
+/// Stores each account's OU path (`Root/Workloads/Prod`), as Organizations tells it.
+pub async fn set_ou_paths(pool: &PgPool, paths: &[(String, String)]) -> Result<u64, sqlx::Error> {
+    let ids: Vec<String> = paths.iter().map(|(id, _)| id.clone()).collect();
+    let ous: Vec<String> = paths.iter().map(|(_, p)| p.clone()).collect();
+    let result = sqlx::query!(
+        r#"
+        UPDATE accounts a SET ou_path = p.ou_path, updated_at = now()
+        FROM UNNEST($1::text[], $2::text[]) AS p(id, ou_path)
+        WHERE a.id = p.id AND a.ou_path IS DISTINCT FROM p.ou_path
+        "#,
+        &ids,
+        &ous
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Every stored account as a config entry: what a cycle watches when discovery fails.
+pub async fn all(pool: &PgPool) -> Result<Vec<AccountConfig>, sqlx::Error> {
+    let rows =
+        sqlx::query!("SELECT id, name, environment, owner, role_arn FROM accounts ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(AccountConfig {
+                id: r.id.parse().ok()?,
+                name: r.name,
+                environment: r.environment,
+                owner: r.owner,
+                role_arn: r.role_arn,
+            })
+        })
+        .collect())
+}

@@ -49,6 +49,7 @@ pub async fn run(
     pool: &PgPool,
     config: &Config,
     clients: &Clients,
+    accounts: &[AccountConfig],
 ) -> anyhow::Result<Option<BaselineSummary>> {
     let mut lock = pool.acquire().await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -58,7 +59,7 @@ pub async fn run(
     if !locked {
         return Ok(None);
     }
-    let result = read_and_store(pool, config, clients).await;
+    let result = read_and_store(pool, config, clients, accounts).await;
     let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(LOCK_KEY)
         .execute(&mut *lock)
@@ -70,6 +71,7 @@ async fn read_and_store(
     pool: &PgPool,
     config: &Config,
     clients: &Clients,
+    accounts: &[AccountConfig],
 ) -> anyhow::Result<BaselineSummary> {
     let aws = &config.aws;
     let unapproved: Vec<String> = if aws.approved_regions.is_empty() {
@@ -119,8 +121,7 @@ async fn read_and_store(
     };
     let read_at = Utc::now();
     // Accounts are read side by side, `[poller] concurrency` at a time.
-    let reads: Vec<_> = config
-        .accounts
+    let reads: Vec<_> = accounts
         .iter()
         .map(|account| ctx.account(account))
         .collect();

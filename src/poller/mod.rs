@@ -24,7 +24,7 @@ use uuid::Uuid;
 use self::clients::Clients;
 use self::errors::FailureKind;
 use self::sink::{PageSink, Stop};
-use crate::config::Config;
+use crate::config::{AccountConfig, Config};
 use crate::db;
 use crate::db::poll::Target;
 use crate::domain::{AccountId, Region, Source};
@@ -101,12 +101,8 @@ impl Poller {
     /// returns. `shutdown` stops it after the pages in flight are stored.
     pub async fn run_cycle(&self, shutdown: watch::Receiver<bool>) -> anyhow::Result<CycleSummary> {
         let started = Instant::now();
-        let accounts: Vec<String> = self
-            .config
-            .accounts
-            .iter()
-            .map(|a| a.id.to_string())
-            .collect();
+        let (watched, ou_paths, discovery_error) = self.watched_accounts().await;
+        let accounts: Vec<String> = watched.iter().map(|a| a.id.to_string()).collect();
         let regions: Vec<String> = self
             .config
             .aws
@@ -121,9 +117,12 @@ impl Poller {
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect();
-        db::accounts::sync(&self.pool, &self.config.accounts)
+        db::accounts::sync(&self.pool, &watched)
             .await
             .context("cannot store the accounts")?;
+        db::accounts::set_ou_paths(&self.pool, &ou_paths)
+            .await
+            .context("cannot store the accounts' OU paths")?;
         db::poll::ensure_targets(&self.pool, &accounts, &regions, &sources)
             .await
             .context("cannot create poll targets")?;
@@ -208,7 +207,7 @@ impl Poller {
         // The audit-trail baseline reads Sightline's coverage and findings of this cycle, and
         // AWS; a failure of it is logged, never the cycle's.
         if !*shutdown.borrow() {
-            match baseline::run(&self.pool, &self.config, &self.clients).await {
+            match baseline::run(&self.pool, &self.config, &self.clients, &watched).await {
                 Ok(Some(b)) => tracing::info!("{b}"),
                 Ok(None) => tracing::debug!("another poller is reading the baseline"),
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot run the baseline"),
@@ -218,12 +217,73 @@ impl Poller {
         if let Err(e) = db::counts::refresh(&self.pool).await {
             tracing::warn!(error = %e, "cannot refresh the finding counts");
         }
-        let error = first_error.as_ref().map(|e| format!("{e:#}"));
+        let error = first_error
+            .as_ref()
+            .map(|e| format!("{e:#}"))
+            .or(discovery_error);
         db::poll::finish_run(&self.pool, run_id, &stats, error.as_deref()).await?;
         match first_error {
             // The database went away: the cycle did not run.
             Some(e) => Err(e),
             None => Ok(s),
+        }
+    }
+
+    /// The accounts this cycle watches: the config's, plus with `aws.discover_accounts` every
+    /// active account of the organisation (config entries name, tag and override them; OU
+    /// paths come back to be stored). When Organizations cannot be read, the accounts already
+    /// stored are watched, and the reason comes back to be recorded on the cycle.
+    async fn watched_accounts(
+        &self,
+    ) -> (Vec<AccountConfig>, Vec<(String, String)>, Option<String>) {
+        let configured = self.config.accounts.clone();
+        let (true, Some(org)) = (
+            self.config.aws.discover_accounts,
+            &self.config.aws.organizations_account_id,
+        ) else {
+            return (configured, Vec::new(), None);
+        };
+        let cache = sources::organizations::OrgCache::default();
+        match sources::organizations::list_accounts(&self.clients, &cache, org).await {
+            Ok(found) => {
+                let mut watched = configured;
+                for d in &found {
+                    if !watched.iter().any(|a| a.id == d.id) {
+                        watched.push(AccountConfig {
+                            id: d.id.clone(),
+                            name: d.name.clone(),
+                            environment: String::new(),
+                            owner: String::new(),
+                            role_arn: None,
+                        });
+                    }
+                }
+                let paths = found
+                    .iter()
+                    .map(|d| (d.id.to_string(), d.ou_path.clone()))
+                    .collect();
+                tracing::info!(
+                    discovered = found.len(),
+                    watched = watched.len(),
+                    "accounts discovered through AWS Organizations"
+                );
+                (watched, paths, None)
+            }
+            Err(e) => {
+                let message = format!(
+                    "account discovery through AWS Organizations failed, watching the accounts already known: {e}"
+                );
+                tracing::warn!("{message}");
+                let mut watched = configured;
+                if let Ok(stored) = db::accounts::all(&self.pool).await {
+                    for a in stored {
+                        if !watched.iter().any(|w| w.id == a.id) {
+                            watched.push(a);
+                        }
+                    }
+                }
+                (watched, Vec::new(), Some(message))
+            }
         }
     }
 

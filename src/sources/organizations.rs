@@ -1,6 +1,7 @@
-//! AWS Organizations, for the baseline: the service control policies that apply to an account
-//! (attached to it, to each OU above it and to the root), read from the management account or a
-//! delegated administrator.
+//! AWS Organizations, read from the management account or a delegated administrator: the
+//! organisation's accounts with their OU paths (account discovery), and, for the baseline, the
+//! service control policies that apply to an account (attached to it, to each OU above it and to
+//! the root).
 
 use std::collections::HashMap;
 
@@ -20,6 +21,136 @@ pub struct OrgCache {
     parents: Mutex<HashMap<String, Result<Option<String>, CallError>>>,
     attached: Mutex<HashMap<String, Result<Vec<(String, String)>, CallError>>>,
     documents: Mutex<HashMap<String, Result<String, CallError>>>,
+    ou_names: Mutex<HashMap<String, Result<String, CallError>>>,
+}
+
+/// An account the organisation lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    pub id: AccountId,
+    pub name: String,
+    /// `Root/Workloads/Prod`: the OUs from the root down to the account.
+    pub ou_path: String,
+}
+
+/// Every active account of the organisation (`ListAccounts`), each with its OU path, read
+/// through `org_account`'s role.
+pub async fn list_accounts(
+    clients: &Clients,
+    cache: &OrgCache,
+    org_account: &AccountId,
+) -> Result<Vec<Discovered>, CallError> {
+    let sdk = clients.config_for(org_account, "us-east-1").await;
+    let client = aws_sdk_organizations::Client::new(&sdk);
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        clients
+            .pace(
+                org_account,
+                "us-east-1",
+                "organizations:ListAccounts",
+                Pace::Default,
+            )
+            .await;
+        let out = client
+            .list_accounts()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for a in out.accounts() {
+            // Suspended and closing accounts have nothing left to read.
+            let active = a.status().is_none_or(|s| s.as_str() == "ACTIVE");
+            let Some(id) = a.id().and_then(|id| id.parse::<AccountId>().ok()) else {
+                continue;
+            };
+            if active {
+                found.push((id, a.name().unwrap_or_default().to_owned()));
+            }
+        }
+        token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut accounts = Vec::with_capacity(found.len());
+    for (id, name) in found {
+        let ou_path = ou_path(clients, cache, &client, org_account, &id).await?;
+        let name = if name.is_empty() {
+            id.to_string()
+        } else {
+            name
+        };
+        accounts.push(Discovered { id, name, ou_path });
+    }
+    Ok(accounts)
+}
+
+/// `Root/…/OU`: the names of the OUs above `account`.
+async fn ou_path(
+    clients: &Clients,
+    cache: &OrgCache,
+    client: &aws_sdk_organizations::Client,
+    org_account: &AccountId,
+    account: &AccountId,
+) -> Result<String, CallError> {
+    let mut names = Vec::new();
+    let mut child = account.to_string();
+    while let Some(p) = parent(clients, cache, client, org_account, &child).await? {
+        if p.starts_with("r-") {
+            names.push("Root".to_owned());
+            break;
+        }
+        names.push(ou_name(clients, cache, client, org_account, &p).await?);
+        child = p;
+        if names.len() > 8 {
+            return Err(CallError::other("ListParents never reached the root"));
+        }
+    }
+    names.reverse();
+    Ok(names.join("/"))
+}
+
+async fn ou_name(
+    clients: &Clients,
+    cache: &OrgCache,
+    client: &aws_sdk_organizations::Client,
+    org_account: &AccountId,
+    ou: &str,
+) -> Result<String, CallError> {
+    if let Some(hit) = cache.ou_names.lock().await.get(ou) {
+        return hit.clone();
+    }
+    clients
+        .pace(
+            org_account,
+            "us-east-1",
+            "organizations:DescribeOrganizationalUnit",
+            Pace::Default,
+        )
+        .await;
+    let answer = client
+        .describe_organizational_unit()
+        .organizational_unit_id(ou)
+        .send()
+        .await
+        .map_err(|e| classify(&e))
+        .map(|out| {
+            out.organizational_unit()
+                .and_then(|u| u.name())
+                .unwrap_or(ou)
+                .to_owned()
+        });
+    cache
+        .ou_names
+        .lock()
+        .await
+        .insert(ou.to_owned(), answer.clone());
+    answer
 }
 
 /// The organisation's management account (`DescribeOrganization`), read through

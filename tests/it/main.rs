@@ -13,6 +13,7 @@ mod cli;
 mod contract;
 mod demo;
 mod deploy;
+mod discovery;
 mod findings;
 mod metrics;
 mod moto;
