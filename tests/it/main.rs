@@ -17,6 +17,7 @@ mod discovery;
 mod findings;
 mod metrics;
 mod moto;
+mod moto_baseline;
 mod moto_poll;
 mod pages;
 mod poll;

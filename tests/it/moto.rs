@@ -28,7 +28,7 @@ const REGION: &str = "us-east-1";
 /// The populated fields of one item, named after the SDK getters that read them.
 type Shape = BTreeSet<&'static str>;
 
-fn moto_url() -> Option<String> {
+pub(crate) fn moto_url() -> Option<String> {
     match std::env::var("MOTO_URL") {
         Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_owned()),
         _ => {

@@ -89,7 +89,7 @@ fn moto_url() -> Option<String> {
 }
 
 /// The database `pool` is connected to, as a URL on the server of DATABASE_URL.
-async fn url_of(pool: &PgPool) -> String {
+pub(crate) async fn url_of(pool: &PgPool) -> String {
     let name: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(pool)
         .await
@@ -100,12 +100,16 @@ async fn url_of(pool: &PgPool) -> String {
 
 /// Three account ids no other test of this run uses: moto is shared by all of them.
 /// `RandomState` is randomly keyed, so the ids change with every test and every run.
-fn fresh_accounts(db: &str) -> [String; 3] {
+pub(crate) fn fresh_accounts(db: &str) -> [String; 3] {
     let base = 100_000_000_000 + RandomState::new().hash_one(db) % 800_000_000_000;
     [0, 1, 2].map(|i| (base + i).to_string())
 }
 
-fn sdk_config(url: &str, region: &str, credentials: Credentials) -> aws_config::SdkConfig {
+pub(crate) fn sdk_config(
+    url: &str,
+    region: &str,
+    credentials: Credentials,
+) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
@@ -116,7 +120,7 @@ fn sdk_config(url: &str, region: &str, credentials: Credentials) -> aws_config::
 
 /// Keys of `ROLE` in `account`, as the poller will get them: moto files whatever they create
 /// under that account.
-async fn assume_role(url: &str, account: &str) -> Credentials {
+pub(crate) async fn assume_role(url: &str, account: &str) -> Credentials {
     let operator = Credentials::from_keys("AKIAMOTOPOLLSEED", "moto", None);
     let out = aws_sdk_sts::Client::new(&sdk_config(url, REGIONS[0], operator))
         .assume_role()
@@ -366,7 +370,7 @@ sources = ["securityhub", "guardduty", "inspector", "macie", "accessanalyzer"]
     path
 }
 
-async fn poll_once(db: &str, config: &std::path::Path) -> Output {
+pub(crate) async fn poll_once(db: &str, config: &std::path::Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
     cmd.env("DATABASE_URL", db)
         .env("RUST_LOG", "warn")
