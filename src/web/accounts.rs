@@ -1,6 +1,7 @@
 //! `/accounts`: every account with its open findings by severity, coverage and last poll, sorted
 //! by any column; `/accounts/{id}`: one account's posture by region and by source, its most
-//! frequent kinds of finding, its coverage and its recent finding events.
+//! frequent kinds of finding, its coverage, its audit-trail baseline checklist with the recent
+//! changes of result, and its recent finding events.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,6 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use chrono::Utc;
 
+use super::baseline::{ChangeRow, ChecklistItem, Totals, changes, checklist};
 use super::error::PageError;
 use super::format::{Count, findings_url, when};
 use super::overview::{
@@ -391,11 +393,20 @@ struct AccountPage {
     targets: Count,
     problems: Vec<Problem>,
     events: Vec<EventRow>,
+    /// The ten checks; `baseline_read` is false when none has a result yet.
+    baseline: Vec<ChecklistItem>,
+    baseline_read: bool,
+    baseline_failing: Count,
+    baseline_unknown: Count,
+    baseline_at: Option<Moment>,
+    baseline_changes: Vec<ChangeRow>,
 }
 
 /// How many kinds of finding and events the account page lists.
 const TOP_KINDS: i64 = 10;
 const RECENT_EVENTS: i64 = 20;
+/// How many changes of baseline result the account page lists.
+const BASELINE_CHANGES: i64 = 10;
 
 pub async fn show_account(
     State(state): State<AppState>,
@@ -408,7 +419,7 @@ pub async fn show_account(
     })?;
     let aid = account_id.as_str();
     let pool = &state.pool;
-    let (info, cells, kinds, coverage, events, trend) = tokio::try_join!(
+    let (info, cells, kinds, coverage, events, trend, results, result_events) = tokio::try_join!(
         db::posture::account(pool, aid),
         state
             .counts
@@ -432,8 +443,15 @@ pub async fn show_account(
                 )
             }
         ),
+        db::baseline::list(pool, Some(aid)),
+        db::baseline::events(pool, aid, BASELINE_CHANGES),
     )?;
-    if info.is_none() && cells.is_empty() && coverage.is_empty() && events.is_empty() {
+    if info.is_none()
+        && cells.is_empty()
+        && coverage.is_empty()
+        && events.is_empty()
+        && results.is_empty()
+    {
         return Err(unknown());
     }
     let now = Utc::now();
@@ -585,6 +603,7 @@ pub async fn show_account(
         })
         .collect();
 
+    let baseline_totals = Totals::of_rows(&results);
     let page = AccountPage {
         chrome: Chrome::for_viewer("accounts", viewer),
         trend,
@@ -607,6 +626,12 @@ pub async fn show_account(
         targets: Count(targets),
         problems,
         events,
+        baseline: checklist(&results, now),
+        baseline_read: !results.is_empty(),
+        baseline_failing: Count(baseline_totals.failing_checks),
+        baseline_unknown: Count(baseline_totals.unknown_checks),
+        baseline_at: baseline_totals.newest_read.map(|t| Moment::new(t, now)),
+        baseline_changes: changes(result_events, now),
     };
     render(&page)
 }

@@ -1,5 +1,6 @@
 //! `/`: the organisation at a glance (open findings by severity and source, the accounts with
-//! the most severe open findings, coverage gaps, data freshness, a 30-day sparkline), and the
+//! the most severe open findings, coverage gaps, the baseline checks failing most, data
+//! freshness, a 30-day sparkline), and the
 //! pieces the other posture pages share: counts per severity that link to the findings they
 //! count, with a stacked bar.
 
@@ -215,6 +216,57 @@ struct Freshness {
     never_succeeded: Count,
 }
 
+/// A baseline check that some accounts fail, and the grid of those accounts.
+struct FailingCheck {
+    name: &'static str,
+    short: &'static str,
+    title: &'static str,
+    accounts: Linked,
+}
+
+/// The baseline in brief: which required checks fail in how many accounts, and how many
+/// accounts have a check that could not be read.
+struct BaselineBrief {
+    /// Whether any result is stored.
+    read: bool,
+    accounts: Count,
+    failing_accounts: Linked,
+    unknown_accounts: Linked,
+    unknown_checks: Count,
+    /// Only checks with failures, most failing first.
+    failing: Vec<FailingCheck>,
+}
+
+impl BaselineBrief {
+    fn new(t: &super::baseline::Totals) -> Self {
+        use super::baseline::baseline_url;
+        let mut failing: Vec<FailingCheck> = crate::baseline::Check::ALL
+            .iter()
+            .zip(t.failing)
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| FailingCheck {
+                name: c.name(),
+                short: c.short(),
+                title: c.title(),
+                accounts: Linked::new(n, baseline_url(&[("result", "fail"), ("check", c.name())])),
+            })
+            .collect();
+        // Stable: equal counts keep the checks' own order.
+        failing.sort_by_key(|f| std::cmp::Reverse(f.accounts.n));
+        Self {
+            read: t.accounts > 0,
+            accounts: Count(t.accounts),
+            failing_accounts: Linked::new(t.failing_accounts, baseline_url(&[("result", "fail")])),
+            unknown_accounts: Linked::new(
+                t.unknown_accounts,
+                baseline_url(&[("result", "unknown")]),
+            ),
+            unknown_checks: Count(t.unknown_checks),
+            failing,
+        }
+    }
+}
+
 /// A 30-day line of open findings, drawn server-side as SVG.
 struct Sparkline {
     points: String,
@@ -242,6 +294,7 @@ struct OverviewPage {
     targets: Count,
     freshness: Freshness,
     trend: Option<Sparkline>,
+    baseline: BaselineBrief,
 }
 
 /// How many accounts the overview ranks.
@@ -254,7 +307,7 @@ pub async fn show_overview(
     viewer: Viewer,
 ) -> Result<Response, PageError> {
     let pool = &state.pool;
-    let (by_source, by_account, accounts, states, fresh, days) = tokio::try_join!(
+    let (by_source, by_account, accounts, states, fresh, days, baseline) = tokio::try_join!(
         state.counts.get_cloned(pool, "open_by_source".into(), || {
             db::posture::open_by_source(pool)
         }),
@@ -276,6 +329,15 @@ pub async fn show_overview(
             ),
             || db::posture::open_per_day(pool, TREND_DAYS)
         ),
+        // The poller stores the baseline just before it refreshes the counts, so a cached
+        // count is as new as the stored results.
+        state
+            .counts
+            .get_cloned(pool, "baseline_totals".into(), || async {
+                Ok(super::baseline::Totals::of_rows(
+                    &db::baseline::list(pool, None).await?,
+                ))
+            }),
     )?;
 
     let mut org = Tally::default();
@@ -330,6 +392,7 @@ pub async fn show_overview(
             never_succeeded: Count(fresh.never_succeeded),
         },
         trend: sparkline(&days),
+        baseline: BaselineBrief::new(&baseline),
     };
     render(&page)
 }

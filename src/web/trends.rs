@@ -34,9 +34,6 @@ pub const OVERDUE: i64 = 20;
 pub const MOVERS: usize = 5;
 const PARAMS: &str = "days, from, to, environment, owner, account, source";
 
-/// Where the README says what is built and what is not (the baseline page links it).
-pub const README_STATUS: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "#status");
-
 /// What a trends request asks for: the period and the filter, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrendQuery {
