@@ -242,13 +242,13 @@ async fn grid_shows_every_result_and_counts_required_ones(pool: PgPool) {
     // The footer: accounts failing each check (required), each linking to exactly those.
     let footer = section(&body, "<tfoot>", "</tfoot>");
     assert!(footer.contains(
-        r#"<td class="cell" data-failing="cloudtrail_multi_region"><a href="/baseline?result=fail&#38;check=cloudtrail_multi_region">2</a></td>"#
+        r#"<td class="res" data-failing="cloudtrail_multi_region"><a href="/baseline?result=fail&#38;check=cloudtrail_multi_region">2</a></td>"#
     ), "{footer}");
     assert!(footer.contains(
-        r#"<td class="cell" data-failing="data_events_s3_lambda"><a href="/baseline?result=fail&#38;check=data_events_s3_lambda">1</a><div class="muted small">+1 advisory</div></td>"#
+        r#"<td class="res" data-failing="data_events_s3_lambda"><a href="/baseline?result=fail&#38;check=data_events_s3_lambda">1</a><div class="muted small">+1 advisory</div></td>"#
     ), "{footer}");
     assert!(footer.contains(
-        r#"<td class="cell" data-failing="trail_kms_encryption"><a href="/baseline?result=fail&#38;check=trail_kms_encryption" class="zero">0</a></td>"#
+        r#"<td class="res" data-failing="trail_kms_encryption"><a href="/baseline?result=fail&#38;check=trail_kms_encryption" class="zero">0</a></td>"#
     ), "{footer}");
 
     // The legend says what each result means.
