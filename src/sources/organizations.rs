@@ -15,13 +15,17 @@ use crate::domain::AccountId;
 use crate::poller::clients::{Clients, Pace};
 use crate::poller::errors::{CallError, classify};
 
+/// Answers by the id asked about, errors included (one refusal is not asked again).
+type Answers<T> = Mutex<HashMap<String, Result<T, CallError>>>;
+
 /// What one cycle has read already: OUs and policies are shared by many accounts.
 #[derive(Default)]
 pub struct OrgCache {
-    parents: Mutex<HashMap<String, Result<Option<String>, CallError>>>,
-    attached: Mutex<HashMap<String, Result<Vec<(String, String)>, CallError>>>,
-    documents: Mutex<HashMap<String, Result<String, CallError>>>,
-    ou_names: Mutex<HashMap<String, Result<String, CallError>>>,
+    parents: Answers<Option<String>>,
+    /// (policy id, name) attached to a target.
+    attached: Answers<Vec<(String, String)>>,
+    documents: Answers<String>,
+    ou_names: Answers<String>,
 }
 
 /// An account the organisation lists.
