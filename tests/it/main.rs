@@ -21,6 +21,7 @@ mod moto_baseline;
 mod moto_poll;
 mod pages;
 mod poll;
+mod scale;
 mod sim;
 mod sim_accessanalyzer;
 mod sim_baseline;

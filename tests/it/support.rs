@@ -11,14 +11,28 @@ pub async fn http(method: &str, url: &str) -> std::io::Result<(u16, String)> {
 /// Like `http`, with a request body (sent as JSON: moto's private API needs the type; the
 /// simulator reads raw bytes).
 pub async fn http_with_body(method: &str, url: &str, body: &str) -> std::io::Result<(u16, String)> {
+    http_request(method, url, &[], body).await
+}
+
+/// Like `http_with_body`, with extra request headers (`("authorization", "Bearer …")`).
+pub async fn http_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut stream = tokio::net::TcpStream::connect(host).await?;
     stream
         .write_all(
             format!(
-                "{method} /{path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                "{method} /{path} HTTP/1.0\r\nHost: {host}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             )
             .as_bytes(),
