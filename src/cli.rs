@@ -37,6 +37,16 @@ pub struct Args {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+    /// A read replica of that database: `serve` reads pages and the API from it, and keeps
+    /// writes (and the API's token checks) on the primary.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_READ_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_read_url: Option<String>,
     /// Log format on stderr.
     #[arg(
         long,
@@ -181,7 +191,13 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
                     async move { poller.run_forever(stopped).await },
                 ))
             };
-            let state = web::AppState::new(pool, web::Site::from_config(&config));
+            let mut state = web::AppState::new(pool, web::Site::from_config(&config));
+            if let Some(read_url) = &args.database_read_url {
+                let read_url = DatabaseUrl::new(read_url.clone());
+                let reads = db::connect(&read_url, 16).await?;
+                tracing::info!(replica = %read_url.redacted(), "pages and the API read from the replica");
+                state = state.with_reads(reads);
+            }
             let served = web::serve(config.listen, state).await;
             // The server has stopped (Ctrl-C, SIGTERM): let the poller store its pages in flight.
             let _ = stop.send(true);

@@ -67,7 +67,7 @@ async fn require_token(
                 "missing bearer token: send Authorization: Bearer <token> (sightline token create)",
             )
         })?;
-    match db::tokens::authenticate(&state.pool, &tokens::hash(presented)).await? {
+    match db::tokens::authenticate(&state.primary, &tokens::hash(presented)).await? {
         Ok(_name) => Ok(next.run(request).await),
         Err(db::tokens::Rejection::Unknown) => Err(ApiError::unauthorized("unknown token")),
         Err(db::tokens::Rejection::Revoked) => {

@@ -39,19 +39,30 @@ use crate::domain::Region;
 /// What every handler can reach: the database and the facts of the deployment the pages show.
 #[derive(Clone)]
 pub struct AppState {
+    /// Where pages and the API read: a replica when `DATABASE_READ_URL` is set, else the primary.
     pub pool: PgPool,
+    /// The primary: writes, and reads that must see them (API tokens).
+    pub primary: PgPool,
     pub site: Arc<Site>,
     /// Aggregates computed once per refresh of the counts.
     pub counts: Arc<cache::CountsCache>,
 }
 
 impl AppState {
+    /// Reads and writes on `pool`.
     pub fn new(pool: PgPool, site: Site) -> Self {
         Self {
+            primary: pool.clone(),
             pool,
             site: Arc::new(site),
             counts: Arc::default(),
         }
+    }
+
+    /// Pages and the API read from `reads` (a replica); writes stay on the primary.
+    pub fn with_reads(mut self, reads: PgPool) -> Self {
+        self.pool = reads;
+        self
     }
 }
 
@@ -263,8 +274,12 @@ async fn healthz() -> &'static str {
 
 /// Readiness: the database answers.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match db::findings::count(&state.pool).await {
-        Ok(_) => "ready\n".into_response(),
+    let primary = sqlx::query("SELECT 1")
+        .execute(&state.primary)
+        .await
+        .map(|_| ());
+    match primary.and(db::findings::count(&state.pool).await.map(|_| ())) {
+        Ok(()) => "ready\n".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()

@@ -626,3 +626,91 @@ async fn baseline_results_filters_and_errors(pool: PgPool) {
     let (s, body) = call(&pool, "/api/v1/baseline", None).await;
     assert_error(s, &body, StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+/// With a read replica (`DATABASE_READ_URL`), pages and the API read from it while tokens are
+/// checked on the primary, where `sightline token create` wrote them. The "replica" here is a
+/// second database holding different accounts, so each answer shows where it was read.
+#[sqlx::test(migrations = "./migrations")]
+async fn reads_go_to_the_replica_and_tokens_to_the_primary(pool: PgPool) {
+    // Database names are at most 63 bytes: the test database's own name is already that long.
+    let replica_name = format!("replica_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {replica_name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {replica_name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let server = std::env::var("DATABASE_URL").unwrap();
+    let replica_url = format!("{}/{replica_name}", server.rsplit_once('/').unwrap().0);
+    let replica = PgPool::connect(&replica_url).await.unwrap();
+    db::migrate(&replica).await.unwrap();
+    for (p, id, name) in [
+        (&pool, "111111111111", "on-the-primary"),
+        (&replica, "222222222222", "on-the-replica"),
+    ] {
+        sqlx::query("INSERT INTO accounts (id, name) VALUES ($1, $2)")
+            .bind(id)
+            .bind(name)
+            .execute(p)
+            .await
+            .unwrap();
+    }
+    let t = token(&pool, "primary-only", None).await;
+    let in_replica: Vec<String> = sqlx::query_scalar("SELECT name FROM accounts")
+        .fetch_all(&replica)
+        .await
+        .unwrap();
+    assert_eq!(in_replica, ["on-the-replica"], "{replica_url}");
+
+    let app = sightline::web::router(
+        sightline::web::AppState::new(pool.clone(), Default::default()).with_reads(replica.clone()),
+    );
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/accounts")
+                .header("authorization", format!("Bearer {t}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let names: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["on-the-replica"]);
+    // The token's use was recorded on the primary.
+    let used: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT last_used_at FROM api_tokens WHERE name = 'primary-only'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(used.is_some());
+    let page = app
+        .oneshot(Request::get("/accounts").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let html = String::from_utf8(
+        page.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(html.contains("on-the-replica") && !html.contains("on-the-primary"));
+    replica.close().await;
+    sqlx::query(&format!("DROP DATABASE {replica_name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
