@@ -3,7 +3,6 @@
 //! Organizations account turns the SCP check (and only the reads that needed it) to unknown.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use serde_json::Value;
 use sightline::db;
@@ -11,40 +10,14 @@ use sightline::sim::org::Options;
 use sightline::sim::server::spawn;
 use sqlx::PgPool;
 
-use crate::support::{http_get, http_with_body};
+use crate::support::{http_get, http_with_body, url_of};
 
-async fn url_of(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL").unwrap();
-    format!("{}/{name}", server.rsplit_once('/').unwrap().0)
-}
-
-/// Runs `sightline poll --once` against the simulator at `sim_url`.
+/// Runs `sightline poll --once` with the config the simulator at `sim_url` serves.
 async fn poll_once(pool: &PgPool, sim_url: &str, dir: &tempfile::TempDir) {
     let config = http_get(&format!("{sim_url}/_sim/config")).await.unwrap();
     let path = dir.path().join("sightline.toml");
     std::fs::write(&path, format!("listen = \"127.0.0.1:1\"\n{config}")).unwrap();
-    let db = url_of(pool).await;
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_sightline"))
-            .env("DATABASE_URL", db)
-            .env("RUST_LOG", "error")
-            .arg("--config")
-            .arg(&path)
-            .args(["poll", "--once"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "poll failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::poll_once(&url_of(pool).await, &path).await;
 }
 
 type Results = BTreeMap<(String, String), String>;

@@ -4,43 +4,12 @@
 //! the accounts it already knows and records why.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use sightline::sim::org::Options;
 use sightline::sim::server::spawn;
 use sqlx::PgPool;
 
-use crate::support::{http_get, http_with_body};
-
-async fn url_of(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL").unwrap();
-    format!("{}/{name}", server.rsplit_once('/').unwrap().0)
-}
-
-async fn poll_once(db: String, path: std::path::PathBuf) -> String {
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_sightline"))
-            .env("DATABASE_URL", db)
-            .env("RUST_LOG", "error")
-            .arg("--config")
-            .arg(&path)
-            .args(["poll", "--once"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "poll failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::support::{http_get, http_with_body, poll_once, url_of};
 
 #[sqlx::test(migrations = "./migrations")]
 async fn members_are_discovered_with_their_ou_paths(pool: PgPool) {
@@ -93,7 +62,7 @@ async fn members_are_discovered_with_their_ou_paths(pool: PgPool) {
     assert!(members.len() >= 10 && !standalone.is_empty());
 
     let db = url_of(&pool).await;
-    let summary = poll_once(db.clone(), path.clone()).await;
+    let summary = poll_once(&db, &path).await;
     let stored: BTreeMap<String, (String, String)> =
         sqlx::query_as::<_, (String, String, String)>("SELECT id, name, ou_path FROM accounts")
             .fetch_all(&pool)
@@ -132,7 +101,7 @@ async fn members_are_discovered_with_their_ou_paths(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(status, 200);
-    poll_once(db, path).await;
+    poll_once(&db, &path).await;
     let error: Option<String> = sqlx::query_scalar(
         "SELECT error FROM poll_runs WHERE account_id IS NULL ORDER BY id DESC LIMIT 1",
     )

@@ -14,7 +14,7 @@ use sightline::sim::org::Options;
 use sightline::sim::server::spawn;
 use sqlx::PgPool;
 
-use crate::support::{http, http_get, http_request};
+use crate::support::{http, http_get, http_request, url_of};
 
 /// A child process killed when dropped (on a panic too).
 struct Proc(Child);
@@ -49,15 +49,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-async fn url_of(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL").unwrap();
-    format!("{}/{name}", server.rsplit_once('/').unwrap().0)
 }
 
 type Counts = BTreeMap<(String, String, String, String), i64>;

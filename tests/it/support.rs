@@ -49,6 +49,37 @@ pub async fn http_request(
     Ok((status, body.to_owned()))
 }
 
+/// The database `pool` is connected to, as a URL on the server of DATABASE_URL: for the real
+/// binary, started by a test on its `#[sqlx::test]` database.
+pub async fn url_of(pool: &sqlx::PgPool) -> String {
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let server = std::env::var("DATABASE_URL").unwrap();
+    format!("{}/{name}", server.rsplit_once('/').unwrap().0)
+}
+
+/// Runs `sightline --config CONFIG poll --once` on `db`, failing the test with its stderr unless
+/// it succeeds; returns its stdout (the cycle's summary).
+pub async fn poll_once(db: &str, config: &std::path::Path) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"));
+    cmd.env("DATABASE_URL", db)
+        .env("RUST_LOG", "error")
+        .arg("--config")
+        .arg(config)
+        .args(["poll", "--once"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "poll failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// GET that fails unless the answer is 200; returns the body.
 pub async fn http_get(url: &str) -> std::io::Result<String> {
     match http("GET", url).await? {
