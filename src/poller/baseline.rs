@@ -50,6 +50,7 @@ pub async fn run(
     config: &Config,
     clients: &Clients,
     accounts: &[AccountConfig],
+    refused_roles: &HashMap<String, String>,
 ) -> anyhow::Result<Option<BaselineSummary>> {
     let mut lock = pool.acquire().await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -59,7 +60,7 @@ pub async fn run(
     if !locked {
         return Ok(None);
     }
-    let result = read_and_store(pool, config, clients, accounts).await;
+    let result = read_and_store(pool, config, clients, accounts, refused_roles).await;
     let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(LOCK_KEY)
         .execute(&mut *lock)
@@ -72,6 +73,7 @@ async fn read_and_store(
     config: &Config,
     clients: &Clients,
     accounts: &[AccountConfig],
+    refused: &HashMap<String, String>,
 ) -> anyhow::Result<BaselineSummary> {
     let aws = &config.aws;
     let unapproved: Vec<String> = if aws.approved_regions.is_empty() {
@@ -96,18 +98,24 @@ async fn read_and_store(
     let archive = &config.baseline.log_archive_account_id;
     let archive_buckets: Result<HashMap<String, Option<String>>, String> = match archive {
         None => Err("no [baseline] log_archive_account_id configured".to_owned()),
-        Some(id) => s3::list_buckets(clients, id)
-            .await
-            .map(|b| b.into_iter().collect())
-            .map_err(|e| format!("the log-archive account's buckets could not be listed: {e}")),
+        Some(id) => match refused.get(id.as_str()) {
+            Some(why) => Err(why.clone()),
+            None => s3::list_buckets(clients, id).await.map_err(|e| e.message),
+        }
+        .map(|b| b.into_iter().collect())
+        .map_err(|e| format!("the log-archive account's buckets could not be listed: {e}")),
     };
     // The organisation's management account, once.
     let org_cache = organizations::OrgCache::default();
     let management: Result<String, String> = match &aws.organizations_account_id {
         None => Err("no aws.organizations_account_id configured".to_owned()),
-        Some(org) => organizations::management_account(clients, org)
-            .await
-            .map_err(|e| format!("the organisation could not be read: {e}")),
+        Some(org) => match refused.get(org.as_str()) {
+            Some(why) => Err(why.clone()),
+            None => organizations::management_account(clients, org)
+                .await
+                .map_err(|e| e.message),
+        }
+        .map_err(|e| format!("the organisation could not be read: {e}")),
     };
 
     let ctx = Ctx {
@@ -118,6 +126,7 @@ async fn read_and_store(
         archive_buckets: &archive_buckets,
         management: &management,
         org_cache: &org_cache,
+        refused,
     };
     let read_at = Utc::now();
     // Accounts are read side by side, `[poller] concurrency` at a time.
@@ -152,14 +161,19 @@ struct Ctx<'a> {
     archive_buckets: &'a Result<HashMap<String, Option<String>>, String>,
     management: &'a Result<String, String>,
     org_cache: &'a organizations::OrgCache,
+    /// Roles STS refused this cycle (account → why): not asked again.
+    refused: &'a HashMap<String, String>,
 }
 
 impl Ctx<'_> {
     async fn account(&self, account: &AccountConfig) -> (String, Vec<CheckResult>) {
         let id = &account.id;
-        let trails = cloudtrail::read_trails(self.clients, id, self.listing_region)
-            .await
-            .map_err(|e| e.message);
+        let trails = match self.refused.get(id.as_str()) {
+            Some(why) => Err(why.clone()),
+            None => cloudtrail::read_trails(self.clients, id, self.listing_region)
+                .await
+                .map_err(|e| e.message),
+        };
         let mut bucket_owners = HashMap::new();
         let mut lifecycles = HashMap::new();
         if let Ok(trails) = &trails {

@@ -207,7 +207,11 @@ impl Poller {
         // The audit-trail baseline reads Sightline's coverage and findings of this cycle, and
         // AWS; a failure of it is logged, never the cycle's.
         if !*shutdown.borrow() {
-            match baseline::run(&self.pool, &self.config, &self.clients, &watched).await {
+            let refused = refused_roles
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match baseline::run(&self.pool, &self.config, &self.clients, &watched, &refused).await {
                 Ok(Some(b)) => tracing::info!("{b}"),
                 Ok(None) => tracing::debug!("another poller is reading the baseline"),
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot run the baseline"),
