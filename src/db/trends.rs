@@ -1,6 +1,14 @@
 //! What the trend pages and the trend API read: series over `daily_rollups` (never a scan of
 //! `findings`), and the two answers per-day counts cannot give: time to resolve (from the
 //! resolution events) and the list of SLA breaches (from the open findings).
+//!
+//! A series of the whole estate (or of some sources) reads `daily_totals`, the rollups summed
+//! per day, source and severity (at most 25 rows a day), and the movers read
+//! `daily_account_totals` (per day, account and source); triggers keep both equal to the sums
+//! of the rollups (migration `20261127000007_daily_totals`). A series filtered by account,
+//! region, environment or owner, or grouped by one of those, reads the rollups themselves. A
+//! year of the estate at 200 accounts × 16 regions is ~20 M rollups: summing them took 2–12 s
+//! a request, the totals take milliseconds (BENCHMARKS.md, "Trends").
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
@@ -19,6 +27,17 @@ pub struct TrendFilter {
     pub sources: Vec<String>,
     pub environments: Vec<String>,
     pub owners: Vec<String>,
+}
+
+impl TrendFilter {
+    /// Whether the filter keeps every account and region (sources may be chosen): its series
+    /// can then be read from `daily_totals`.
+    fn is_estate_wide(&self) -> bool {
+        self.accounts.is_empty()
+            && self.regions.is_empty()
+            && self.environments.is_empty()
+            && self.owners.is_empty()
+    }
 }
 
 /// The length of a series' periods (UTC days). A week starts on Monday, a month on the 1st.
@@ -103,8 +122,9 @@ pub struct OpenPoint {
 }
 
 /// Open findings per period of `[from, to]`, optionally per group. Every period has a point
-/// (per group seen anywhere in the range): a day without rollups counts 0. Reads the
-/// rollups of one day per period (its last within the range) through the primary key.
+/// (per group seen anywhere in the range): a day without rollups counts 0. Reads one day per
+/// period (its last within the range): from `daily_totals` when the filter is estate-wide and
+/// the grouping by severity or source (or none), else from the rollups.
 pub async fn open_series(
     pool: &PgPool,
     from: NaiveDate,
@@ -113,6 +133,11 @@ pub async fn open_series(
     group: TrendGroup,
     filter: &TrendFilter,
 ) -> Result<Vec<OpenPoint>, sqlx::Error> {
+    let totals = filter.is_estate_wide()
+        && matches!(
+            group,
+            TrendGroup::None | TrendGroup::Severity | TrendGroup::Source
+        );
     sqlx::query_as!(
         OpenPoint,
         r#"
@@ -130,6 +155,22 @@ pub async fn open_series(
             GROUP BY 1
         ),
         counts AS (
+            -- Grouped by the enums, named after (a cast per group, not per row); every day is
+            -- its period's last with interval=day.
+            SELECT t.day, coalesce(t.severity::text, t.source::text) AS key, t.n
+            FROM (
+                SELECT day,
+                       CASE WHEN $4::text = 'severity' THEN severity END AS severity,
+                       CASE WHEN $4::text = 'source' THEN source END AS source,
+                       sum(open_count)::int8 AS n
+                FROM daily_totals
+                WHERE $10::bool
+                  AND day BETWEEN $1 AND $2
+                  AND ($3::text = 'day' OR day IN (SELECT last_day FROM periods))
+                  AND (cardinality($7::text[]) = 0 OR source::text = ANY($7))
+                GROUP BY 1, 2, 3
+            ) t
+            UNION ALL
             SELECT r.day,
                    CASE $4::text
                        WHEN 'severity' THEN r.severity::text
@@ -141,7 +182,8 @@ pub async fn open_series(
                    sum(r.open_count)::int8 AS n
             FROM daily_rollups r
             LEFT JOIN accounts a ON a.id = r.account_id
-            WHERE r.day BETWEEN $1 AND $2
+            WHERE NOT $10::bool
+              AND r.day BETWEEN $1 AND $2
               AND r.day IN (SELECT last_day FROM periods)
               AND (cardinality($5::text[]) = 0 OR r.account_id = ANY($5))
               AND (cardinality($6::text[]) = 0 OR r.region = ANY($6))
@@ -170,6 +212,7 @@ pub async fn open_series(
         &filter.sources,
         &filter.environments,
         &filter.owners,
+        totals,
     )
     .fetch_all(pool)
     .await
@@ -189,7 +232,7 @@ pub struct FlowPoint {
 }
 
 /// New, resolved and reopened findings per period, summed over the days of `[from, to]` in
-/// each period; every period has a point.
+/// each period; every period has a point. From `daily_totals` when the filter is estate-wide.
 pub async fn flow_series(
     pool: &PgPool,
     from: NaiveDate,
@@ -213,6 +256,20 @@ pub async fn flow_series(
         ),
         flows AS (
             SELECT CASE $3::text
+                       WHEN 'week' THEN date_trunc('week', t.day::timestamp)::date
+                       WHEN 'month' THEN date_trunc('month', t.day::timestamp)::date
+                       ELSE t.day
+                   END AS period,
+                   sum(t.new_count)::int8 AS new_n,
+                   sum(t.resolved_count)::int8 AS resolved_n,
+                   sum(t.reopened_count)::int8 AS reopened_n
+            FROM daily_totals t
+            WHERE $9::bool
+              AND t.day BETWEEN $1 AND $2
+              AND (cardinality($6::text[]) = 0 OR t.source::text = ANY($6))
+            GROUP BY 1
+            UNION ALL
+            SELECT CASE $3::text
                        WHEN 'week' THEN date_trunc('week', r.day::timestamp)::date
                        WHEN 'month' THEN date_trunc('month', r.day::timestamp)::date
                        ELSE r.day
@@ -222,7 +279,8 @@ pub async fn flow_series(
                    sum(r.reopened_count)::int8 AS reopened_n
             FROM daily_rollups r
             LEFT JOIN accounts a ON a.id = r.account_id
-            WHERE r.day BETWEEN $1 AND $2
+            WHERE NOT $9::bool
+              AND r.day BETWEEN $1 AND $2
               AND (cardinality($4::text[]) = 0 OR r.account_id = ANY($4))
               AND (cardinality($5::text[]) = 0 OR r.region = ANY($5))
               AND (cardinality($6::text[]) = 0 OR r.source::text = ANY($6))
@@ -245,6 +303,7 @@ pub async fn flow_series(
         &filter.sources,
         &filter.environments,
         &filter.owners,
+        filter.is_estate_wide(),
     )
     .fetch_all(pool)
     .await
@@ -263,7 +322,7 @@ pub struct SlaPoint {
 }
 
 /// Open and past-SLA findings per period (as `open_series`: the period's last day within
-/// `[from, to]`); every period has a point.
+/// `[from, to]`); every period has a point. From `daily_totals` when the filter is estate-wide.
 pub async fn sla_series(
     pool: &PgPool,
     from: NaiveDate,
@@ -288,10 +347,19 @@ pub async fn sla_series(
             GROUP BY 1
         ),
         counts AS (
+            SELECT t.day, sum(t.open_count)::int8 AS open_n, sum(t.past_sla_count)::int8 AS past_n
+            FROM daily_totals t
+            WHERE $9::bool
+              AND t.day BETWEEN $1 AND $2
+              AND ($3::text = 'day' OR t.day IN (SELECT last_day FROM periods))
+              AND (cardinality($6::text[]) = 0 OR t.source::text = ANY($6))
+            GROUP BY 1
+            UNION ALL
             SELECT r.day, sum(r.open_count)::int8 AS open_n, sum(r.past_sla_count)::int8 AS past_n
             FROM daily_rollups r
             LEFT JOIN accounts a ON a.id = r.account_id
-            WHERE r.day BETWEEN $1 AND $2
+            WHERE NOT $9::bool
+              AND r.day BETWEEN $1 AND $2
               AND r.day IN (SELECT last_day FROM periods)
               AND (cardinality($4::text[]) = 0 OR r.account_id = ANY($4))
               AND (cardinality($5::text[]) = 0 OR r.region = ANY($5))
@@ -314,6 +382,7 @@ pub async fn sla_series(
         &filter.sources,
         &filter.environments,
         &filter.owners,
+        filter.is_estate_wide(),
     )
     .fetch_all(pool)
     .await
@@ -333,6 +402,7 @@ pub struct Mover {
 
 /// Every account (known ones, and any with rollups on `from` or `to`) matching the filter, with
 /// its open findings on `from` and on `to`, by account id; the caller sorts by the change.
+/// From `daily_account_totals` unless regions are chosen.
 pub async fn movers(
     pool: &PgPool,
     from: NaiveDate,
@@ -343,12 +413,26 @@ pub async fn movers(
         Mover,
         r#"
         WITH counts AS (
+            SELECT t.account_id,
+                   sum(t.open_count) FILTER (WHERE t.day = $1)::int8 AS at_start,
+                   sum(t.open_count) FILTER (WHERE t.day = $2)::int8 AS at_end
+            FROM daily_account_totals t
+            LEFT JOIN accounts a ON a.id = t.account_id
+            WHERE $8::bool
+              AND t.day IN ($1, $2)
+              AND (cardinality($3::text[]) = 0 OR t.account_id = ANY($3))
+              AND (cardinality($5::text[]) = 0 OR t.source::text = ANY($5))
+              AND (cardinality($6::text[]) = 0 OR a.environment = ANY($6))
+              AND (cardinality($7::text[]) = 0 OR a.owner = ANY($7))
+            GROUP BY 1
+            UNION ALL
             SELECT r.account_id,
                    sum(r.open_count) FILTER (WHERE r.day = $1)::int8 AS at_start,
                    sum(r.open_count) FILTER (WHERE r.day = $2)::int8 AS at_end
             FROM daily_rollups r
             LEFT JOIN accounts a ON a.id = r.account_id
-            WHERE r.day IN ($1, $2)
+            WHERE NOT $8::bool
+              AND r.day IN ($1, $2)
               AND (cardinality($3::text[]) = 0 OR r.account_id = ANY($3))
               AND (cardinality($4::text[]) = 0 OR r.region = ANY($4))
               AND (cardinality($5::text[]) = 0 OR r.source::text = ANY($5))
@@ -377,6 +461,7 @@ pub async fn movers(
         &filter.sources,
         &filter.environments,
         &filter.owners,
+        filter.regions.is_empty(),
     )
     .fetch_all(pool)
     .await
