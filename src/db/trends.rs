@@ -124,7 +124,12 @@ pub struct OpenPoint {
 /// Open findings per period of `[from, to]`, optionally per group. Every period has a point
 /// (per group seen anywhere in the range): a day without rollups counts 0. Reads one day per
 /// period (its last within the range): from `daily_totals` when the filter is estate-wide and
-/// the grouping by severity or source (or none), else from the rollups.
+/// the grouping by severity or source (or none), else from the rollups, through the primary
+/// key.
+///
+/// The two reads are two statements, not one with a switch: the totals' is planned once for
+/// every request (a generic plan), while a statement that may read the rollups is planned
+/// again for each (0.4 ms a request, beside 1.7 ms of execution, for a 90-day series).
 pub async fn open_series(
     pool: &PgPool,
     from: NaiveDate,
@@ -138,6 +143,58 @@ pub async fn open_series(
             group,
             TrendGroup::None | TrendGroup::Severity | TrendGroup::Source
         );
+    if totals {
+        return sqlx::query_as!(
+            OpenPoint,
+            r#"
+            WITH days AS (
+                SELECT $1::date + g.n AS day FROM generate_series(0, $2::date - $1::date) AS g(n)
+            ),
+            periods AS (
+                SELECT CASE $3::text
+                           WHEN 'week' THEN date_trunc('week', day::timestamp)::date
+                           WHEN 'month' THEN date_trunc('month', day::timestamp)::date
+                           ELSE day
+                       END AS period,
+                       max(day) AS last_day
+                FROM days
+                GROUP BY 1
+            ),
+            counts AS (
+                -- The periods' last days; grouped by the enums, named after (a cast per group,
+                -- not per row).
+                SELECT t.day, coalesce(t.severity::text, t.source::text) AS key, t.n
+                FROM (
+                    SELECT d.day,
+                           CASE WHEN $4::text = 'severity' THEN d.severity END AS severity,
+                           CASE WHEN $4::text = 'source' THEN d.source END AS source,
+                           sum(d.open_count)::int8 AS n
+                    FROM periods p
+                    JOIN daily_totals d ON d.day = p.last_day
+                    WHERE cardinality($5::text[]) = 0 OR d.source::text = ANY($5)
+                    GROUP BY 1, 2, 3
+                ) t
+            ),
+            keys AS (
+                SELECT key FROM counts
+                UNION
+                SELECT NULL::text WHERE $4::text = 'none'
+            )
+            SELECT p.period AS "date!", k.key AS "key?", coalesce(c.n, 0)::int8 AS "count!"
+            FROM periods p
+            CROSS JOIN keys k
+            LEFT JOIN counts c ON c.day = p.last_day AND c.key IS NOT DISTINCT FROM k.key
+            ORDER BY p.period, k.key
+            "#,
+            from,
+            to,
+            interval.as_str(),
+            group.as_str(),
+            &filter.sources,
+        )
+        .fetch_all(pool)
+        .await;
+    }
     sqlx::query_as!(
         OpenPoint,
         r#"
@@ -155,22 +212,6 @@ pub async fn open_series(
             GROUP BY 1
         ),
         counts AS (
-            -- Grouped by the enums, named after (a cast per group, not per row); every day is
-            -- its period's last with interval=day.
-            SELECT t.day, coalesce(t.severity::text, t.source::text) AS key, t.n
-            FROM (
-                SELECT day,
-                       CASE WHEN $4::text = 'severity' THEN severity END AS severity,
-                       CASE WHEN $4::text = 'source' THEN source END AS source,
-                       sum(open_count)::int8 AS n
-                FROM daily_totals
-                WHERE $10::bool
-                  AND day BETWEEN $1 AND $2
-                  AND ($3::text = 'day' OR day IN (SELECT last_day FROM periods))
-                  AND (cardinality($7::text[]) = 0 OR source::text = ANY($7))
-                GROUP BY 1, 2, 3
-            ) t
-            UNION ALL
             SELECT r.day,
                    CASE $4::text
                        WHEN 'severity' THEN r.severity::text
@@ -182,8 +223,7 @@ pub async fn open_series(
                    sum(r.open_count)::int8 AS n
             FROM daily_rollups r
             LEFT JOIN accounts a ON a.id = r.account_id
-            WHERE NOT $10::bool
-              AND r.day BETWEEN $1 AND $2
+            WHERE r.day BETWEEN $1 AND $2
               AND r.day IN (SELECT last_day FROM periods)
               AND (cardinality($5::text[]) = 0 OR r.account_id = ANY($5))
               AND (cardinality($6::text[]) = 0 OR r.region = ANY($6))
@@ -212,7 +252,6 @@ pub async fn open_series(
         &filter.sources,
         &filter.environments,
         &filter.owners,
-        totals,
     )
     .fetch_all(pool)
     .await
@@ -240,6 +279,50 @@ pub async fn flow_series(
     interval: Interval,
     filter: &TrendFilter,
 ) -> Result<Vec<FlowPoint>, sqlx::Error> {
+    if filter.is_estate_wide() {
+        return sqlx::query_as!(
+            FlowPoint,
+            r#"
+            WITH days AS (
+                SELECT $1::date + g.n AS day FROM generate_series(0, $2::date - $1::date) AS g(n)
+            ),
+            periods AS (
+                SELECT DISTINCT CASE $3::text
+                           WHEN 'week' THEN date_trunc('week', day::timestamp)::date
+                           WHEN 'month' THEN date_trunc('month', day::timestamp)::date
+                           ELSE day
+                       END AS period
+                FROM days
+            ),
+            flows AS (
+                SELECT CASE $3::text
+                           WHEN 'week' THEN date_trunc('week', day::timestamp)::date
+                           WHEN 'month' THEN date_trunc('month', day::timestamp)::date
+                           ELSE day
+                       END AS period,
+                       sum(new_count)::int8 AS new_n,
+                       sum(resolved_count)::int8 AS resolved_n,
+                       sum(reopened_count)::int8 AS reopened_n
+                FROM daily_totals
+                WHERE day BETWEEN $1 AND $2
+                  AND (cardinality($4::text[]) = 0 OR source::text = ANY($4))
+                GROUP BY 1
+            )
+            SELECT p.period AS "date!", coalesce(f.new_n, 0)::int8 AS "new!",
+                   coalesce(f.resolved_n, 0)::int8 AS "resolved!",
+                   coalesce(f.reopened_n, 0)::int8 AS "reopened!"
+            FROM periods p
+            LEFT JOIN flows f ON f.period = p.period
+            ORDER BY p.period
+            "#,
+            from,
+            to,
+            interval.as_str(),
+            &filter.sources,
+        )
+        .fetch_all(pool)
+        .await;
+    }
     sqlx::query_as!(
         FlowPoint,
         r#"
@@ -256,20 +339,6 @@ pub async fn flow_series(
         ),
         flows AS (
             SELECT CASE $3::text
-                       WHEN 'week' THEN date_trunc('week', t.day::timestamp)::date
-                       WHEN 'month' THEN date_trunc('month', t.day::timestamp)::date
-                       ELSE t.day
-                   END AS period,
-                   sum(t.new_count)::int8 AS new_n,
-                   sum(t.resolved_count)::int8 AS resolved_n,
-                   sum(t.reopened_count)::int8 AS reopened_n
-            FROM daily_totals t
-            WHERE $9::bool
-              AND t.day BETWEEN $1 AND $2
-              AND (cardinality($6::text[]) = 0 OR t.source::text = ANY($6))
-            GROUP BY 1
-            UNION ALL
-            SELECT CASE $3::text
                        WHEN 'week' THEN date_trunc('week', r.day::timestamp)::date
                        WHEN 'month' THEN date_trunc('month', r.day::timestamp)::date
                        ELSE r.day
@@ -279,8 +348,7 @@ pub async fn flow_series(
                    sum(r.reopened_count)::int8 AS reopened_n
             FROM daily_rollups r
             LEFT JOIN accounts a ON a.id = r.account_id
-            WHERE NOT $9::bool
-              AND r.day BETWEEN $1 AND $2
+            WHERE r.day BETWEEN $1 AND $2
               AND (cardinality($4::text[]) = 0 OR r.account_id = ANY($4))
               AND (cardinality($5::text[]) = 0 OR r.region = ANY($5))
               AND (cardinality($6::text[]) = 0 OR r.source::text = ANY($6))
@@ -303,7 +371,6 @@ pub async fn flow_series(
         &filter.sources,
         &filter.environments,
         &filter.owners,
-        filter.is_estate_wide(),
     )
     .fetch_all(pool)
     .await
@@ -330,6 +397,45 @@ pub async fn sla_series(
     interval: Interval,
     filter: &TrendFilter,
 ) -> Result<Vec<SlaPoint>, sqlx::Error> {
+    if filter.is_estate_wide() {
+        return sqlx::query_as!(
+            SlaPoint,
+            r#"
+            WITH days AS (
+                SELECT $1::date + g.n AS day FROM generate_series(0, $2::date - $1::date) AS g(n)
+            ),
+            periods AS (
+                SELECT CASE $3::text
+                           WHEN 'week' THEN date_trunc('week', day::timestamp)::date
+                           WHEN 'month' THEN date_trunc('month', day::timestamp)::date
+                           ELSE day
+                       END AS period,
+                       max(day) AS last_day
+                FROM days
+                GROUP BY 1
+            ),
+            counts AS (
+                SELECT d.day, sum(d.open_count)::int8 AS open_n,
+                       sum(d.past_sla_count)::int8 AS past_n
+                FROM periods p
+                JOIN daily_totals d ON d.day = p.last_day
+                WHERE cardinality($4::text[]) = 0 OR d.source::text = ANY($4)
+                GROUP BY 1
+            )
+            SELECT p.period AS "date!", coalesce(c.open_n, 0)::int8 AS "open!",
+                   coalesce(c.past_n, 0)::int8 AS "past_sla!"
+            FROM periods p
+            LEFT JOIN counts c ON c.day = p.last_day
+            ORDER BY p.period
+            "#,
+            from,
+            to,
+            interval.as_str(),
+            &filter.sources,
+        )
+        .fetch_all(pool)
+        .await;
+    }
     sqlx::query_as!(
         SlaPoint,
         r#"
@@ -347,19 +453,10 @@ pub async fn sla_series(
             GROUP BY 1
         ),
         counts AS (
-            SELECT t.day, sum(t.open_count)::int8 AS open_n, sum(t.past_sla_count)::int8 AS past_n
-            FROM daily_totals t
-            WHERE $9::bool
-              AND t.day BETWEEN $1 AND $2
-              AND ($3::text = 'day' OR t.day IN (SELECT last_day FROM periods))
-              AND (cardinality($6::text[]) = 0 OR t.source::text = ANY($6))
-            GROUP BY 1
-            UNION ALL
             SELECT r.day, sum(r.open_count)::int8 AS open_n, sum(r.past_sla_count)::int8 AS past_n
             FROM daily_rollups r
             LEFT JOIN accounts a ON a.id = r.account_id
-            WHERE NOT $9::bool
-              AND r.day BETWEEN $1 AND $2
+            WHERE r.day BETWEEN $1 AND $2
               AND r.day IN (SELECT last_day FROM periods)
               AND (cardinality($4::text[]) = 0 OR r.account_id = ANY($4))
               AND (cardinality($5::text[]) = 0 OR r.region = ANY($5))
@@ -382,7 +479,6 @@ pub async fn sla_series(
         &filter.sources,
         &filter.environments,
         &filter.owners,
-        filter.is_estate_wide(),
     )
     .fetch_all(pool)
     .await
@@ -409,30 +505,57 @@ pub async fn movers(
     to: NaiveDate,
     filter: &TrendFilter,
 ) -> Result<Vec<Mover>, sqlx::Error> {
+    if filter.regions.is_empty() {
+        return sqlx::query_as!(
+            Mover,
+            r#"
+            WITH counts AS (
+                SELECT t.account_id,
+                       sum(t.open_count) FILTER (WHERE t.day = $1)::int8 AS at_start,
+                       sum(t.open_count) FILTER (WHERE t.day = $2)::int8 AS at_end
+                FROM daily_account_totals t
+                LEFT JOIN accounts a ON a.id = t.account_id
+                WHERE t.day IN ($1, $2)
+                  AND (cardinality($3::text[]) = 0 OR t.account_id = ANY($3))
+                  AND (cardinality($4::text[]) = 0 OR t.source::text = ANY($4))
+                  AND (cardinality($5::text[]) = 0 OR a.environment = ANY($5))
+                  AND (cardinality($6::text[]) = 0 OR a.owner = ANY($6))
+                GROUP BY 1
+            ),
+            known AS (
+                SELECT a.id, a.name
+                FROM accounts a
+                WHERE (cardinality($3::text[]) = 0 OR a.id = ANY($3))
+                  AND (cardinality($5::text[]) = 0 OR a.environment = ANY($5))
+                  AND (cardinality($6::text[]) = 0 OR a.owner = ANY($6))
+            )
+            SELECT coalesce(c.account_id, k.id) AS "account_id!", k.name AS "name?",
+                   coalesce(c.at_start, 0)::int8 AS "open_at_start!",
+                   coalesce(c.at_end, 0)::int8 AS "open_at_end!"
+            FROM counts c
+            FULL JOIN known k ON k.id = c.account_id
+            ORDER BY 1
+            "#,
+            from,
+            to,
+            &filter.accounts,
+            &filter.sources,
+            &filter.environments,
+            &filter.owners,
+        )
+        .fetch_all(pool)
+        .await;
+    }
     sqlx::query_as!(
         Mover,
         r#"
         WITH counts AS (
-            SELECT t.account_id,
-                   sum(t.open_count) FILTER (WHERE t.day = $1)::int8 AS at_start,
-                   sum(t.open_count) FILTER (WHERE t.day = $2)::int8 AS at_end
-            FROM daily_account_totals t
-            LEFT JOIN accounts a ON a.id = t.account_id
-            WHERE $8::bool
-              AND t.day IN ($1, $2)
-              AND (cardinality($3::text[]) = 0 OR t.account_id = ANY($3))
-              AND (cardinality($5::text[]) = 0 OR t.source::text = ANY($5))
-              AND (cardinality($6::text[]) = 0 OR a.environment = ANY($6))
-              AND (cardinality($7::text[]) = 0 OR a.owner = ANY($7))
-            GROUP BY 1
-            UNION ALL
             SELECT r.account_id,
                    sum(r.open_count) FILTER (WHERE r.day = $1)::int8 AS at_start,
                    sum(r.open_count) FILTER (WHERE r.day = $2)::int8 AS at_end
             FROM daily_rollups r
             LEFT JOIN accounts a ON a.id = r.account_id
-            WHERE NOT $8::bool
-              AND r.day IN ($1, $2)
+            WHERE r.day IN ($1, $2)
               AND (cardinality($3::text[]) = 0 OR r.account_id = ANY($3))
               AND (cardinality($4::text[]) = 0 OR r.region = ANY($4))
               AND (cardinality($5::text[]) = 0 OR r.source::text = ANY($5))
@@ -461,7 +584,6 @@ pub async fn movers(
         &filter.sources,
         &filter.environments,
         &filter.owners,
-        filter.regions.is_empty(),
     )
     .fetch_all(pool)
     .await
