@@ -18,6 +18,20 @@ use crate::poller::errors::{CallError, classify};
 /// Answers by the id asked about, errors included (one refusal is not asked again).
 type Answers<T> = Mutex<HashMap<String, Result<T, CallError>>>;
 
+/// `answers[key]`, read by `read` the first time it is asked for.
+async fn cached<T: Clone>(
+    answers: &Answers<T>,
+    key: &str,
+    read: impl std::future::Future<Output = Result<T, CallError>>,
+) -> Result<T, CallError> {
+    if let Some(hit) = answers.lock().await.get(key) {
+        return hit.clone();
+    }
+    let answer = read.await;
+    answers.lock().await.insert(key.to_owned(), answer.clone());
+    answer
+}
+
 /// What one cycle has read already: OUs and policies are shared by many accounts.
 #[derive(Default)]
 pub struct OrgCache {
@@ -103,16 +117,16 @@ async fn ou_path(
     account: &AccountId,
 ) -> Result<String, CallError> {
     let mut names = Vec::new();
-    let mut child = account.to_string();
-    while let Some(p) = parent(clients, cache, client, org_account, &child).await? {
+    // The account itself is first; the OUs and the root follow.
+    for p in ancestors(clients, cache, client, org_account, account)
+        .await?
+        .iter()
+        .skip(1)
+    {
         if p.starts_with("r-") {
             names.push("Root".to_owned());
-            break;
-        }
-        names.push(ou_name(clients, cache, client, org_account, &p).await?);
-        child = p;
-        if names.len() > 8 {
-            return Err(CallError::other("ListParents never reached the root"));
+        } else {
+            names.push(ou_name(clients, cache, client, org_account, p).await?);
         }
     }
     names.reverse();
@@ -126,35 +140,29 @@ async fn ou_name(
     org_account: &AccountId,
     ou: &str,
 ) -> Result<String, CallError> {
-    if let Some(hit) = cache.ou_names.lock().await.get(ou) {
-        return hit.clone();
-    }
-    clients
-        .pace(
-            org_account,
-            "us-east-1",
-            "organizations:DescribeOrganizationalUnit",
-            Pace::Default,
-        )
-        .await;
-    let answer = client
-        .describe_organizational_unit()
-        .organizational_unit_id(ou)
-        .send()
-        .await
-        .map_err(|e| classify(&e))
-        .map(|out| {
-            out.organizational_unit()
-                .and_then(|u| u.name())
-                .unwrap_or(ou)
-                .to_owned()
-        });
-    cache
-        .ou_names
-        .lock()
-        .await
-        .insert(ou.to_owned(), answer.clone());
-    answer
+    cached(&cache.ou_names, ou, async {
+        clients
+            .pace(
+                org_account,
+                "us-east-1",
+                "organizations:DescribeOrganizationalUnit",
+                Pace::Default,
+            )
+            .await;
+        client
+            .describe_organizational_unit()
+            .organizational_unit_id(ou)
+            .send()
+            .await
+            .map_err(|e| classify(&e))
+            .map(|out| {
+                out.organizational_unit()
+                    .and_then(|u| u.name())
+                    .unwrap_or(ou)
+                    .to_owned()
+            })
+    })
+    .await
 }
 
 /// The organisation's management account (`DescribeOrganization`), read through
@@ -194,19 +202,7 @@ pub async fn policies_for(
 ) -> Result<Vec<ScpSeen>, CallError> {
     let sdk = clients.config_for(org_account, "us-east-1").await;
     let client = aws_sdk_organizations::Client::new(&sdk);
-    // The account, then each parent up to the root.
-    let mut targets = vec![account.to_string()];
-    loop {
-        let child = targets.last().cloned().unwrap_or_default();
-        match parent(clients, cache, &client, org_account, &child).await? {
-            Some(p) => targets.push(p),
-            None => break,
-        }
-        if targets.len() > 8 {
-            // Organizations nests OUs five deep at most: a loop means a broken answer.
-            return Err(CallError::other("ListParents never reached the root"));
-        }
-    }
+    let targets = ancestors(clients, cache, &client, org_account, account).await?;
     let mut seen = Vec::new();
     for target in &targets {
         for (id, name) in attached(clients, cache, &client, org_account, target).await? {
@@ -222,6 +218,28 @@ pub async fn policies_for(
     Ok(seen)
 }
 
+/// `account`, then each OU above it, then the root.
+async fn ancestors(
+    clients: &Clients,
+    cache: &OrgCache,
+    client: &aws_sdk_organizations::Client,
+    org_account: &AccountId,
+    account: &AccountId,
+) -> Result<Vec<String>, CallError> {
+    let mut chain = vec![account.to_string()];
+    loop {
+        let child = chain.last().cloned().unwrap_or_default();
+        match parent(clients, cache, client, org_account, &child).await? {
+            Some(p) => chain.push(p),
+            None => return Ok(chain),
+        }
+        if chain.len() > 8 {
+            // Organizations nests OUs five deep at most: a loop means a broken answer.
+            return Err(CallError::other("ListParents never reached the root"));
+        }
+    }
+}
+
 /// The parent of `child`, or `None` when `child` is the root. An account outside the
 /// organisation is an error that says so.
 async fn parent(
@@ -234,35 +252,29 @@ async fn parent(
     if child.starts_with("r-") {
         return Ok(None);
     }
-    if let Some(hit) = cache.parents.lock().await.get(child) {
-        return hit.clone();
-    }
-    clients
-        .pace(
-            org_account,
-            "us-east-1",
-            "organizations:ListParents",
-            Pace::Default,
-        )
-        .await;
-    let answer = match client.list_parents().child_id(child).send().await {
-        Ok(out) => out
-            .parents()
-            .first()
-            .and_then(|p| p.id())
-            .map(|id| Some(id.to_owned()))
-            .ok_or_else(|| CallError::other(format!("ListParents named no parent of {child}"))),
-        Err(e) if e.code() == Some("ChildNotFoundException") => Err(CallError::other(format!(
-            "{child} is not a member of the organisation"
-        ))),
-        Err(e) => Err(classify(&e)),
-    };
-    cache
-        .parents
-        .lock()
-        .await
-        .insert(child.to_owned(), answer.clone());
-    answer
+    cached(&cache.parents, child, async {
+        clients
+            .pace(
+                org_account,
+                "us-east-1",
+                "organizations:ListParents",
+                Pace::Default,
+            )
+            .await;
+        match client.list_parents().child_id(child).send().await {
+            Ok(out) => out
+                .parents()
+                .first()
+                .and_then(|p| p.id())
+                .map(|id| Some(id.to_owned()))
+                .ok_or_else(|| CallError::other(format!("ListParents named no parent of {child}"))),
+            Err(e) if e.code() == Some("ChildNotFoundException") => Err(CallError::other(format!(
+                "{child} is not a member of the organisation"
+            ))),
+            Err(e) => Err(classify(&e)),
+        }
+    })
+    .await
 }
 
 /// The service control policies attached to `target` directly: (id, name).
@@ -273,49 +285,43 @@ async fn attached(
     org_account: &AccountId,
     target: &str,
 ) -> Result<Vec<(String, String)>, CallError> {
-    if let Some(hit) = cache.attached.lock().await.get(target) {
-        return hit.clone();
-    }
-    let mut policies = Vec::new();
-    let mut token: Option<String> = None;
-    let answer = loop {
-        clients
-            .pace(
-                org_account,
-                "us-east-1",
-                "organizations:ListPoliciesForTarget",
-                Pace::Default,
-            )
-            .await;
-        match client
-            .list_policies_for_target()
-            .target_id(target)
-            .filter(PolicyType::ServiceControlPolicy)
-            .set_next_token(token.clone())
-            .send()
-            .await
-        {
-            Ok(out) => {
-                policies.extend(out.policies().iter().filter_map(|p| {
-                    Some((p.id()?.to_owned(), p.name().unwrap_or_default().to_owned()))
-                }));
-                token = out
-                    .next_token()
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned);
-                if token.is_none() {
-                    break Ok(policies);
+    cached(&cache.attached, target, async {
+        let mut policies = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            clients
+                .pace(
+                    org_account,
+                    "us-east-1",
+                    "organizations:ListPoliciesForTarget",
+                    Pace::Default,
+                )
+                .await;
+            match client
+                .list_policies_for_target()
+                .target_id(target)
+                .filter(PolicyType::ServiceControlPolicy)
+                .set_next_token(token.clone())
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    policies.extend(out.policies().iter().filter_map(|p| {
+                        Some((p.id()?.to_owned(), p.name().unwrap_or_default().to_owned()))
+                    }));
+                    token = out
+                        .next_token()
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned);
+                    if token.is_none() {
+                        break Ok(policies);
+                    }
                 }
+                Err(e) => break Err(classify(&e)),
             }
-            Err(e) => break Err(classify(&e)),
         }
-    };
-    cache
-        .attached
-        .lock()
-        .await
-        .insert(target.to_owned(), answer.clone());
-    answer
+    })
+    .await
 }
 
 /// A policy's JSON document.
@@ -326,33 +332,27 @@ async fn document(
     org_account: &AccountId,
     policy: &str,
 ) -> Result<String, CallError> {
-    if let Some(hit) = cache.documents.lock().await.get(policy) {
-        return hit.clone();
-    }
-    clients
-        .pace(
-            org_account,
-            "us-east-1",
-            "organizations:DescribePolicy",
-            Pace::Default,
-        )
-        .await;
-    let answer = client
-        .describe_policy()
-        .policy_id(policy)
-        .send()
-        .await
-        .map_err(|e| classify(&e))
-        .map(|out| {
-            out.policy()
-                .and_then(|p| p.content())
-                .unwrap_or_default()
-                .to_owned()
-        });
-    cache
-        .documents
-        .lock()
-        .await
-        .insert(policy.to_owned(), answer.clone());
-    answer
+    cached(&cache.documents, policy, async {
+        clients
+            .pace(
+                org_account,
+                "us-east-1",
+                "organizations:DescribePolicy",
+                Pace::Default,
+            )
+            .await;
+        client
+            .describe_policy()
+            .policy_id(policy)
+            .send()
+            .await
+            .map_err(|e| classify(&e))
+            .map(|out| {
+                out.policy()
+                    .and_then(|p| p.content())
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+    })
+    .await
 }
