@@ -709,7 +709,9 @@ async fn reads_go_to_the_replica_and_tokens_to_the_primary(pool: PgPool) {
     .unwrap();
     assert!(html.contains("on-the-replica") && !html.contains("on-the-primary"));
     replica.close().await;
-    sqlx::query(&format!("DROP DATABASE {replica_name}"))
+    // A closed connection's backend can still be exiting when the DROP arrives; FORCE waits
+    // for it (and ends any left over) instead of failing with "being accessed by other users".
+    sqlx::query(&format!("DROP DATABASE {replica_name} WITH (FORCE)"))
         .execute(&pool)
         .await
         .unwrap();
