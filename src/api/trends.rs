@@ -15,6 +15,7 @@ use crate::db;
 use crate::db::trends::{Interval, TrendFilter, TrendGroup};
 use crate::domain::{AccountId, Region, Source};
 use crate::web::AppState;
+use crate::web::series::KeptSeries;
 
 /// The longest range a request may cover, in days (three years, a leap day included).
 pub const MAX_DAYS: i64 = 1096;
@@ -268,8 +269,10 @@ pub async fn show_open_trend(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse(query, &OPEN_PARAMS)?;
-    let points =
-        db::trends::open_series(&state.pool, q.from, q.to, q.interval, q.group, &q.filter).await?;
+    let points = KeptSeries::of(&state)
+        .await?
+        .open(q.from, q.to, q.interval, q.group, &q.filter)
+        .await?;
     let group = q.group;
     let key_of = |wanted: TrendGroup, key: &Option<String>| {
         if group == wanted { key.clone() } else { None }
@@ -378,7 +381,10 @@ pub async fn show_flow_trend(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = parse(query, &FLOW_PARAMS)?;
-    let points = db::trends::flow_series(&state.pool, q.from, q.to, q.interval, &q.filter).await?;
+    let points = KeptSeries::of(&state)
+        .await?
+        .flow(q.from, q.to, q.interval, &q.filter)
+        .await?;
     if q.csv {
         return csv_response(
             ["date", "new", "resolved", "reopened"],

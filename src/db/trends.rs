@@ -2,13 +2,14 @@
 //! `findings`), and the two answers per-day counts cannot give: time to resolve (from the
 //! resolution events) and the list of SLA breaches (from the open findings).
 //!
-//! A series of the whole estate (or of some sources) reads `daily_totals`, the rollups summed
-//! per day, source and severity (at most 25 rows a day), and the movers read
-//! `daily_account_totals` (per day, account and source); triggers keep both equal to the sums
-//! of the rollups (migration `20261127000007_daily_totals`). A series filtered by account,
-//! region, environment or owner, or grouped by one of those, reads the rollups themselves. A
-//! year of the estate at 200 accounts × 16 regions is ~20 M rollups: summing them took 2–12 s
-//! a request, the totals take milliseconds (BENCHMARKS.md, "Trends").
+//! Each series reads the smallest table that holds its keys (`Table`): the estate's (or some
+//! sources') from `daily_totals`, the rollups summed per day, source and severity (at most 25
+//! rows a day); one filtered by account, environment or owner, or grouped by account or
+//! environment, from `daily_account_totals` (per day, account, source and severity); only a
+//! series that names regions reads the rollups themselves. Triggers keep both sums equal to
+//! the rollups (migrations `20261127000007_daily_totals`, `…08_account_totals_by_severity`).
+//! A year of the estate at 200 accounts × 16 regions is ~20 M rollups: summing them took
+//! 2–12 s a request, the totals take milliseconds (BENCHMARKS.md, "Trends").
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
@@ -29,15 +30,44 @@ pub struct TrendFilter {
     pub owners: Vec<String>,
 }
 
+/// The table a series reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    /// `daily_totals`: per day × source × severity.
+    Totals,
+    /// `daily_account_totals`: per day × account × source × severity.
+    AccountTotals,
+    /// `daily_rollups`: per day × account × region × source × severity.
+    Rollups,
+}
+
 impl TrendFilter {
-    /// Whether the filter keeps every account and region (sources may be chosen): its series
-    /// can then be read from `daily_totals`.
-    fn is_estate_wide(&self) -> bool {
-        self.accounts.is_empty()
-            && self.regions.is_empty()
+    /// The smallest table that holds the keys this filter and `group` need.
+    fn table(&self, group: TrendGroup) -> Table {
+        if !self.regions.is_empty() || group == TrendGroup::Region {
+            Table::Rollups
+        } else if self.accounts.is_empty()
             && self.environments.is_empty()
             && self.owners.is_empty()
+            && matches!(
+                group,
+                TrendGroup::None | TrendGroup::Severity | TrendGroup::Source
+            )
+        {
+            Table::Totals
+        } else {
+            Table::AccountTotals
+        }
     }
+}
+
+/// When the series' inputs (`daily_rollups`, and `accounts` for the environment, owner and
+/// name) last changed: a series computed since is still right. Kept by triggers (migration
+/// `20261127000008`).
+pub async fn inputs_changed_at(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT at FROM trend_inputs_changed")
+        .fetch_one(pool)
+        .await
 }
 
 /// The length of a series' periods (UTC days). A week starts on Monday, a month on the 1st.
@@ -123,13 +153,11 @@ pub struct OpenPoint {
 
 /// Open findings per period of `[from, to]`, optionally per group. Every period has a point
 /// (per group seen anywhere in the range): a day without rollups counts 0. Reads one day per
-/// period (its last within the range): from `daily_totals` when the filter is estate-wide and
-/// the grouping by severity or source (or none), else from the rollups, through the primary
-/// key.
+/// period (its last within the range), from the smallest table that holds the keys (`Table`).
 ///
-/// The two reads are two statements, not one with a switch: the totals' is planned once for
-/// every request (a generic plan), while a statement that may read the rollups is planned
-/// again for each (0.4 ms a request, beside 1.7 ms of execution, for a 90-day series).
+/// The reads are statements of their own, not one with a switch: the totals' is planned once
+/// for every request (a generic plan), while a statement with filters is planned again for
+/// each (0.4 ms a request, beside 1.7 ms of execution, for a 90-day series).
 pub async fn open_series(
     pool: &PgPool,
     from: NaiveDate,
@@ -138,12 +166,8 @@ pub async fn open_series(
     group: TrendGroup,
     filter: &TrendFilter,
 ) -> Result<Vec<OpenPoint>, sqlx::Error> {
-    let totals = filter.is_estate_wide()
-        && matches!(
-            group,
-            TrendGroup::None | TrendGroup::Severity | TrendGroup::Source
-        );
-    if totals {
+    let table = filter.table(group);
+    if table == Table::Totals {
         return sqlx::query_as!(
             OpenPoint,
             r#"
@@ -191,6 +215,65 @@ pub async fn open_series(
             interval.as_str(),
             group.as_str(),
             &filter.sources,
+        )
+        .fetch_all(pool)
+        .await;
+    }
+    if table == Table::AccountTotals {
+        return sqlx::query_as!(
+            OpenPoint,
+            r#"
+            WITH days AS (
+                SELECT $1::date + g.n AS day FROM generate_series(0, $2::date - $1::date) AS g(n)
+            ),
+            periods AS (
+                SELECT CASE $3::text
+                           WHEN 'week' THEN date_trunc('week', day::timestamp)::date
+                           WHEN 'month' THEN date_trunc('month', day::timestamp)::date
+                           ELSE day
+                       END AS period,
+                       max(day) AS last_day
+                FROM days
+                GROUP BY 1
+            ),
+            counts AS (
+                SELECT t.day,
+                       CASE $4::text
+                           WHEN 'severity' THEN t.severity::text
+                           WHEN 'source' THEN t.source::text
+                           WHEN 'account' THEN t.account_id
+                           WHEN 'environment' THEN coalesce(a.environment, '')
+                       END AS key,
+                       sum(t.open_count)::int8 AS n
+                FROM daily_account_totals t
+                LEFT JOIN accounts a ON a.id = t.account_id
+                WHERE t.day BETWEEN $1 AND $2
+                  AND t.day IN (SELECT last_day FROM periods)
+                  AND (cardinality($5::text[]) = 0 OR t.account_id = ANY($5))
+                  AND (cardinality($6::text[]) = 0 OR t.source::text = ANY($6))
+                  AND (cardinality($7::text[]) = 0 OR a.environment = ANY($7))
+                  AND (cardinality($8::text[]) = 0 OR a.owner = ANY($8))
+                GROUP BY 1, 2
+            ),
+            keys AS (
+                SELECT key FROM counts
+                UNION
+                SELECT NULL::text WHERE $4::text = 'none'
+            )
+            SELECT p.period AS "date!", k.key AS "key?", coalesce(c.n, 0)::int8 AS "count!"
+            FROM periods p
+            CROSS JOIN keys k
+            LEFT JOIN counts c ON c.day = p.last_day AND c.key IS NOT DISTINCT FROM k.key
+            ORDER BY p.period, k.key
+            "#,
+            from,
+            to,
+            interval.as_str(),
+            group.as_str(),
+            &filter.accounts,
+            &filter.sources,
+            &filter.environments,
+            &filter.owners,
         )
         .fetch_all(pool)
         .await;
@@ -271,7 +354,7 @@ pub struct FlowPoint {
 }
 
 /// New, resolved and reopened findings per period, summed over the days of `[from, to]` in
-/// each period; every period has a point. From `daily_totals` when the filter is estate-wide.
+/// each period; every period has a point. From the smallest table that holds the filter's keys.
 pub async fn flow_series(
     pool: &PgPool,
     from: NaiveDate,
@@ -279,7 +362,8 @@ pub async fn flow_series(
     interval: Interval,
     filter: &TrendFilter,
 ) -> Result<Vec<FlowPoint>, sqlx::Error> {
-    if filter.is_estate_wide() {
+    let table = filter.table(TrendGroup::None);
+    if table == Table::Totals {
         return sqlx::query_as!(
             FlowPoint,
             r#"
@@ -319,6 +403,57 @@ pub async fn flow_series(
             to,
             interval.as_str(),
             &filter.sources,
+        )
+        .fetch_all(pool)
+        .await;
+    }
+    if table == Table::AccountTotals {
+        return sqlx::query_as!(
+            FlowPoint,
+            r#"
+            WITH days AS (
+                SELECT $1::date + g.n AS day FROM generate_series(0, $2::date - $1::date) AS g(n)
+            ),
+            periods AS (
+                SELECT DISTINCT CASE $3::text
+                           WHEN 'week' THEN date_trunc('week', day::timestamp)::date
+                           WHEN 'month' THEN date_trunc('month', day::timestamp)::date
+                           ELSE day
+                       END AS period
+                FROM days
+            ),
+            flows AS (
+                SELECT CASE $3::text
+                           WHEN 'week' THEN date_trunc('week', t.day::timestamp)::date
+                           WHEN 'month' THEN date_trunc('month', t.day::timestamp)::date
+                           ELSE t.day
+                       END AS period,
+                       sum(t.new_count)::int8 AS new_n,
+                       sum(t.resolved_count)::int8 AS resolved_n,
+                       sum(t.reopened_count)::int8 AS reopened_n
+                FROM daily_account_totals t
+                LEFT JOIN accounts a ON a.id = t.account_id
+                WHERE t.day BETWEEN $1 AND $2
+                  AND (cardinality($4::text[]) = 0 OR t.account_id = ANY($4))
+                  AND (cardinality($5::text[]) = 0 OR t.source::text = ANY($5))
+                  AND (cardinality($6::text[]) = 0 OR a.environment = ANY($6))
+                  AND (cardinality($7::text[]) = 0 OR a.owner = ANY($7))
+                GROUP BY 1
+            )
+            SELECT p.period AS "date!", coalesce(f.new_n, 0)::int8 AS "new!",
+                   coalesce(f.resolved_n, 0)::int8 AS "resolved!",
+                   coalesce(f.reopened_n, 0)::int8 AS "reopened!"
+            FROM periods p
+            LEFT JOIN flows f ON f.period = p.period
+            ORDER BY p.period
+            "#,
+            from,
+            to,
+            interval.as_str(),
+            &filter.accounts,
+            &filter.sources,
+            &filter.environments,
+            &filter.owners,
         )
         .fetch_all(pool)
         .await;
@@ -389,7 +524,8 @@ pub struct SlaPoint {
 }
 
 /// Open and past-SLA findings per period (as `open_series`: the period's last day within
-/// `[from, to]`); every period has a point. From `daily_totals` when the filter is estate-wide.
+/// `[from, to]`); every period has a point. From the smallest table that holds the filter's
+/// keys.
 pub async fn sla_series(
     pool: &PgPool,
     from: NaiveDate,
@@ -397,7 +533,8 @@ pub async fn sla_series(
     interval: Interval,
     filter: &TrendFilter,
 ) -> Result<Vec<SlaPoint>, sqlx::Error> {
-    if filter.is_estate_wide() {
+    let table = filter.table(TrendGroup::None);
+    if table == Table::Totals {
         return sqlx::query_as!(
             SlaPoint,
             r#"
@@ -432,6 +569,53 @@ pub async fn sla_series(
             to,
             interval.as_str(),
             &filter.sources,
+        )
+        .fetch_all(pool)
+        .await;
+    }
+    if table == Table::AccountTotals {
+        return sqlx::query_as!(
+            SlaPoint,
+            r#"
+            WITH days AS (
+                SELECT $1::date + g.n AS day FROM generate_series(0, $2::date - $1::date) AS g(n)
+            ),
+            periods AS (
+                SELECT CASE $3::text
+                           WHEN 'week' THEN date_trunc('week', day::timestamp)::date
+                           WHEN 'month' THEN date_trunc('month', day::timestamp)::date
+                           ELSE day
+                       END AS period,
+                       max(day) AS last_day
+                FROM days
+                GROUP BY 1
+            ),
+            counts AS (
+                SELECT t.day, sum(t.open_count)::int8 AS open_n,
+                       sum(t.past_sla_count)::int8 AS past_n
+                FROM daily_account_totals t
+                LEFT JOIN accounts a ON a.id = t.account_id
+                WHERE t.day BETWEEN $1 AND $2
+                  AND t.day IN (SELECT last_day FROM periods)
+                  AND (cardinality($4::text[]) = 0 OR t.account_id = ANY($4))
+                  AND (cardinality($5::text[]) = 0 OR t.source::text = ANY($5))
+                  AND (cardinality($6::text[]) = 0 OR a.environment = ANY($6))
+                  AND (cardinality($7::text[]) = 0 OR a.owner = ANY($7))
+                GROUP BY 1
+            )
+            SELECT p.period AS "date!", coalesce(c.open_n, 0)::int8 AS "open!",
+                   coalesce(c.past_n, 0)::int8 AS "past_sla!"
+            FROM periods p
+            LEFT JOIN counts c ON c.day = p.last_day
+            ORDER BY p.period
+            "#,
+            from,
+            to,
+            interval.as_str(),
+            &filter.accounts,
+            &filter.sources,
+            &filter.environments,
+            &filter.owners,
         )
         .fetch_all(pool)
         .await;
@@ -505,7 +689,7 @@ pub async fn movers(
     to: NaiveDate,
     filter: &TrendFilter,
 ) -> Result<Vec<Mover>, sqlx::Error> {
-    if filter.regions.is_empty() {
+    if filter.table(TrendGroup::Account) == Table::AccountTotals {
         return sqlx::query_as!(
             Mover,
             r#"

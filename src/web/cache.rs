@@ -2,7 +2,8 @@
 //! with it), computed once per refresh instead of once per page view. Coverage summaries and
 //! data freshness are kept the same way: they move only as targets are polled, and the poller
 //! refreshes every minute while it polls. Each entry remembers the
-//! `finding_counts_refreshed.at` it was computed for; a newer refresh makes it stale. Every
+//! `finding_counts_refreshed.at` it was computed for; a newer refresh makes it stale. The
+//! trend series are kept the same way until the rollups or the accounts change (`get_at`). Every
 //! server keeps its own cache, so servers stay stateless: a cache holds nothing the database
 //! cannot give again.
 
@@ -41,6 +42,24 @@ impl CountsCache {
         Fut: Future<Output = Result<T, sqlx::Error>>,
     {
         let version = db::counts::refreshed_at(pool).await?;
+        self.get_at(version, key, load).await
+    }
+
+    /// The value of `key` computed for `version` (a time that moves whenever what `load`
+    /// reads changes): cached, or loaded by `load` and kept. `get` is this with the counts'
+    /// refresh as the version; the trend series use the last change of their inputs
+    /// (`db::trends::inputs_changed_at`). Keys of different versions must not collide.
+    pub async fn get_at<T, F, Fut>(
+        &self,
+        version: DateTime<Utc>,
+        key: String,
+        load: F,
+    ) -> Result<Arc<T>, sqlx::Error>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
         if let Some((at, value)) = self.lock().get(&key)
             && *at == version
             && let Ok(value) = value.clone().downcast::<T>()
@@ -50,6 +69,7 @@ impl CountsCache {
         let value = Arc::new(load().await?);
         let mut entries = self.lock();
         if entries.len() >= MAX_ENTRIES {
+            // Entries of another kind of version go too, current or not: they load again.
             entries.retain(|_, (at, _)| *at == version);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();

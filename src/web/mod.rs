@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod overview;
 pub mod regions;
 pub mod reports;
+pub mod series;
 pub mod status;
 pub mod trends;
 

@@ -14,6 +14,7 @@ use super::charts::{self, Chart, Series, Unit};
 use super::error::PageError;
 use super::format::{Count, findings_url};
 use super::overview::{Linked, SevCounts, Tally, severity_label, source_name};
+use super::series::KeptSeries;
 use super::{AppState, Chrome, Viewer, render};
 use crate::config::SlaConfig;
 use crate::db;
@@ -416,18 +417,18 @@ pub async fn load(
     filter: &TrendFilter,
 ) -> Result<TrendData, PageError> {
     let pool = &state.pool;
+    let series = KeptSeries::of(state).await?;
     let (open, flow, sla, movers, mttr, breaches, accounts) = tokio::try_join!(
-        db::trends::open_series(
-            pool,
+        series.open(
             from,
             to,
             interval_for(from, to),
             TrendGroup::Severity,
             filter
         ),
-        db::trends::flow_series(pool, from, to, flow_interval_for(from, to), filter),
-        db::trends::sla_series(pool, from, to, interval_for(from, to), filter),
-        db::trends::movers(pool, from, to, filter),
+        series.flow(from, to, flow_interval_for(from, to), filter),
+        series.sla(from, to, interval_for(from, to), filter),
+        series.movers(from, to, filter),
         db::trends::mttr(pool, from, to, filter),
         db::trends::sla_breaches(pool, filter, &state.site.sla, OVERDUE),
         db::posture::accounts(pool),
@@ -884,15 +885,16 @@ pub async fn open_csv(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let q = TrendQuery::parse(query.as_deref().unwrap_or(""), today())?;
-    let points = db::trends::open_series(
-        &state.pool,
-        q.from,
-        q.to,
-        interval_for(q.from, q.to),
-        TrendGroup::Severity,
-        &q.filter(),
-    )
-    .await?;
+    let points = KeptSeries::of(&state)
+        .await?
+        .open(
+            q.from,
+            q.to,
+            interval_for(q.from, q.to),
+            TrendGroup::Severity,
+            &q.filter(),
+        )
+        .await?;
     let mut rows = vec![
         [
             "date",
@@ -921,14 +923,10 @@ pub async fn flow_csv(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let q = TrendQuery::parse(query.as_deref().unwrap_or(""), today())?;
-    let points = db::trends::flow_series(
-        &state.pool,
-        q.from,
-        q.to,
-        flow_interval_for(q.from, q.to),
-        &q.filter(),
-    )
-    .await?;
+    let points = KeptSeries::of(&state)
+        .await?
+        .flow(q.from, q.to, flow_interval_for(q.from, q.to), &q.filter())
+        .await?;
     let mut rows = vec![
         ["date", "new", "resolved", "reopened"]
             .map(str::to_owned)
@@ -951,14 +949,10 @@ pub async fn sla_csv(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let q = TrendQuery::parse(query.as_deref().unwrap_or(""), today())?;
-    let points = db::trends::sla_series(
-        &state.pool,
-        q.from,
-        q.to,
-        interval_for(q.from, q.to),
-        &q.filter(),
-    )
-    .await?;
+    let points = KeptSeries::of(&state)
+        .await?
+        .sla(q.from, q.to, interval_for(q.from, q.to), &q.filter())
+        .await?;
     let mut rows = vec![
         ["date", "open", "past_sla", "past_sla_percent"]
             .map(str::to_owned)

@@ -30,6 +30,7 @@ mod sim_inspector;
 mod sim_macie;
 mod sim_securityhub;
 mod support;
+mod trend_sums;
 mod trends;
 mod trends_pages;
 mod upsert;
