@@ -7,7 +7,7 @@
 --
 -- trend_inputs_changed records when daily_rollups or accounts (whose environment, owner and name
 -- the series filter and show) last changed, so that servers can keep the series they computed
--- until then (web::trends, `cached`).
+-- until then (web::series).
 
 DROP TABLE daily_account_totals;
 
