@@ -381,6 +381,7 @@ pub struct TrendSections {
     /// The last point's counts, each linking to the open findings it counts (when a list can
     /// select them).
     pub open_now: Option<SevCounts>,
+    /// The day those counts are of: the range's last.
     pub open_now_date: String,
     pub flow_chart: Chart,
     pub flow_rows: Vec<FlowRow>,
@@ -508,7 +509,9 @@ impl TrendSections {
             (Some((_, t)), Some(_)) => Some(SevCounts::new(t, &owned_scope)),
             _ => None,
         };
-        let open_now_date = open.last().map(|(d, _)| long_date(*d)).unwrap_or_default();
+        // The last point is dated by its period's first day (a Monday, the 1st) but counts the
+        // end of the range's last day.
+        let open_now_date = open.last().map(|_| long_date(to)).unwrap_or_default();
 
         let flow_dates: Vec<NaiveDate> = data.flow.iter().map(|f| f.date).collect();
         let flow_chart = charts::grouped_bars(

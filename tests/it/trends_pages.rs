@@ -206,6 +206,13 @@ async fn trends_show_the_rollups_numbers(pool: PgPool) {
 
     // CSV links carry the page's query.
     assert!(body.contains(r#"href="/trends/open.csv?days=30""#));
+
+    // A year is charted per week, each point dated by its Monday; the counts above the chart
+    // are today's all the same, and say so.
+    let year = page(&pool, "/trends?days=365").await;
+    assert_eq!(data_count(&year, "open-now"), "18");
+    let on_today = format!("On {}: <a", today().format("%-d %b %Y"));
+    assert!(year.contains(&on_today), "{on_today} not in the page");
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
