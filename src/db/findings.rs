@@ -149,11 +149,11 @@ pub async fn upsert_batch(
                        (excluded.account_id, excluded.region, excluded.severity, excluded.status,
                         excluded.title, excluded.finding_type, excluded.resource_type,
                         excluded.resource_id, excluded.control_id, excluded.updated_at, excluded.raw))
-            RETURNING f.id, f.severity, f.status, f.previous_severity, f.previous_status, f.first_seen_at, f.updated_at
+            RETURNING f.id, f.account_id, f.severity, f.status, f.previous_severity, f.previous_status, f.first_seen_at, f.updated_at
         ),
         ev AS (
-            INSERT INTO finding_events (finding_id, kind, at, from_status, to_status, from_severity, to_severity)
-            SELECT up.id, e.kind, e.at, up.previous_status, up.status, up.previous_severity, up.severity
+            INSERT INTO finding_events (finding_id, account_id, kind, at, from_status, to_status, from_severity, to_severity)
+            SELECT up.id, up.account_id, e.kind, e.at, up.previous_status, up.status, up.previous_severity, up.severity
             FROM up
             CROSS JOIN LATERAL (
                 SELECT 'new' AS kind, up.first_seen_at AS at WHERE up.previous_status IS NULL
@@ -376,8 +376,8 @@ pub async fn resolve_unseen(
             RETURNING f.id, f.previous_status, f.severity
         ),
         ev AS (
-            INSERT INTO finding_events (finding_id, kind, at, from_status, to_status, from_severity, to_severity)
-            SELECT id, 'resolved', $5, previous_status, 'resolved', severity, severity FROM gone
+            INSERT INTO finding_events (finding_id, account_id, kind, at, from_status, to_status, from_severity, to_severity)
+            SELECT id, $1, 'resolved', $5, previous_status, 'resolved', severity, severity FROM gone
             RETURNING 1
         )
         SELECT count(*) AS "n!" FROM ev

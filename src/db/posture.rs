@@ -129,7 +129,8 @@ pub struct FindingKind {
     pub count: i64,
 }
 
-/// The kinds of finding most often open in one account, most frequent first.
+/// The kinds of finding most often open in one account, most frequent first. Counted from
+/// `findings_open_kinds_idx` alone; then one title per kind shown.
 pub async fn top_kinds_in_account(
     pool: &PgPool,
     account_id: &str,
@@ -138,13 +139,26 @@ pub async fn top_kinds_in_account(
     sqlx::query_as!(
         FindingKind,
         r#"
-        SELECT source::text AS "source!", finding_type AS "finding_type!", control_id,
-               min(title) AS "title!", max(severity)::text AS "worst!", count(*) AS "count!"
-        FROM findings
-        WHERE account_id = $1 AND status = 'open'
-        GROUP BY source, finding_type, control_id
-        ORDER BY count(*) DESC, max(severity) DESC, source, finding_type, control_id
-        LIMIT $2
+        WITH top AS (
+            SELECT source, finding_type, control_id, max(severity) AS worst, count(*) AS n
+            FROM findings
+            WHERE account_id = $1 AND status = 'open'
+            GROUP BY source, finding_type, control_id
+            ORDER BY count(*) DESC, max(severity) DESC, source, finding_type, control_id
+            LIMIT $2
+        )
+        SELECT t.source::text AS "source!", t.finding_type AS "finding_type!", t.control_id,
+               k.title AS "title!", t.worst::text AS "worst!", t.n AS "count!"
+        FROM top t
+        CROSS JOIN LATERAL (
+            SELECT f.title
+            FROM findings f
+            WHERE f.account_id = $1 AND f.status = 'open' AND f.source = t.source
+              AND f.finding_type = t.finding_type
+              AND (f.control_id = t.control_id OR (f.control_id IS NULL AND t.control_id IS NULL))
+            LIMIT 1
+        ) k
+        ORDER BY t.n DESC, t.worst DESC, t.source, t.finding_type, t.control_id
         "#,
         account_id,
         limit
@@ -392,11 +406,9 @@ pub struct RecentEvent {
     pub source: String,
 }
 
-/// The account's most recent finding events, newest first. Read from the account's findings
-/// (`findings_account_idx`) and each one's newest events (`finding_events_finding_idx`): the
-/// cost follows the account's findings. Walking `finding_events_at_idx` from the newest event
-/// instead is fast for a busy account but reads nearly every event for a quiet one (seconds at
-/// a million findings), since events carry no account.
+/// The account's most recent finding events, newest first: the first entries of
+/// `finding_events_account_idx` (each event carries its finding's account), joined to their
+/// findings.
 pub async fn recent_events(
     pool: &PgPool,
     account_id: &str,
@@ -409,15 +421,9 @@ pub async fn recent_events(
                e.from_status::text AS from_status, e.to_status::text AS "to_status!",
                e.from_severity::text AS from_severity, e.to_severity::text AS "to_severity!",
                f.title, f.region, f.source::text AS "source!"
-        FROM findings f
-        CROSS JOIN LATERAL (
-            SELECT id, finding_id, kind, at, from_status, to_status, from_severity, to_severity
-            FROM finding_events
-            WHERE finding_id = f.id
-            ORDER BY at DESC, id DESC
-            LIMIT $2
-        ) e
-        WHERE f.account_id = $1
+        FROM finding_events e
+        JOIN findings f ON f.id = e.finding_id
+        WHERE e.account_id = $1
         ORDER BY e.at DESC, e.id DESC
         LIMIT $2
         "#,

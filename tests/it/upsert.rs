@@ -300,3 +300,68 @@ async fn ten_thousand_findings_in_batches_lose_nothing(pool: PgPool) {
         .unwrap();
     assert_eq!(events, 10_000);
 }
+
+/// Every event carries its finding's account (written by `upsert_batch` and `resolve_unseen`),
+/// and an account's recent events are its findings' newest events, newest first, no other
+/// account's.
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn events_carry_their_findings_account_and_an_accounts_newest_come_first(pool: PgPool) {
+    let mut batch = samples::control_findings(0, 120, t(2, 0));
+    upsert(&pool, &batch).await;
+    // Later changes to some of them, at different times.
+    for (i, f) in batch.iter_mut().enumerate().filter(|(i, _)| i % 3 == 0) {
+        f.status = Status::Resolved;
+        f.updated_at = t(3, (i % 24) as u32);
+    }
+    upsert(&pool, &batch).await;
+    // A full sweep of one (account, region) that no longer sees anything resolves the rest.
+    let (account, region) = (batch[1].account_id.to_string(), batch[1].region.to_string());
+    let mut conn = pool.acquire().await.unwrap();
+    let resolved =
+        findings::resolve_unseen(&mut conn, &account, &region, "securityhub", &[], t(4, 0))
+            .await
+            .unwrap();
+    assert!(resolved > 0);
+
+    let (events, astray): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE e.account_id <> f.account_id)
+         FROM finding_events e JOIN findings f ON f.id = e.finding_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(events > 160, "{events} events");
+    assert_eq!(astray, 0);
+
+    let accounts: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT account_id FROM findings ORDER BY 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(accounts.len() > 1);
+    for a in &accounts {
+        // By the findings' account, not the events': the answer the page gave before events
+        // carried one.
+        let expected: Vec<(uuid::Uuid, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT e.finding_id, e.kind, e.at FROM finding_events e
+             JOIN findings f ON f.id = e.finding_id
+             WHERE f.account_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT 5",
+        )
+        .bind(a)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let got: Vec<_> = sightline::db::posture::recent_events(&pool, a, 5)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.finding_id, e.kind, e.at))
+            .collect();
+        assert_eq!(got, expected, "account {a}");
+    }
+    let newest = sightline::db::posture::recent_events(&pool, &account, 1)
+        .await
+        .unwrap();
+    assert_eq!(newest[0].kind, "resolved");
+    assert_eq!(newest[0].at, t(4, 0));
+}
