@@ -716,3 +716,52 @@ async fn reads_go_to_the_replica_and_tokens_to_the_primary(pool: PgPool) {
         .await
         .unwrap();
 }
+
+/// `stats/open` answers gzip to a client that accepts it (its grouped body is megabytes at
+/// scale), the same JSON once decoded, and plain JSON to one that does not.
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn stats_are_gzipped_for_clients_that_accept_it(pool: PgPool) {
+    use std::io::Read;
+    super::findings::seed(&pool).await;
+    let t = token(&pool, "t", None).await;
+    let uri = "/api/v1/stats/open?group_by=account,region,source,severity";
+    let app = sightline::web::router(sightline::web::AppState::new(
+        pool.clone(),
+        Default::default(),
+    ));
+    let mut bodies = Vec::new();
+    for encoding in [None, Some("gzip, deflate"), Some("br")] {
+        let mut request = Request::get(uri).header("authorization", format!("Bearer {t}"));
+        if let Some(e) = encoding {
+            request = request.header("accept-encoding", e);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let gzipped = response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let raw = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if encoding == Some("gzip, deflate") {
+            assert_eq!(gzipped.as_deref(), Some("gzip"));
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&raw[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            assert!(raw.len() < out.len());
+            out
+        } else {
+            assert_eq!(gzipped, None, "{encoding:?}");
+            raw.to_vec()
+        };
+        bodies.push(serde_json::from_slice::<Value>(&json).unwrap());
+    }
+    // seed(): 240 findings, the first 12 resolved.
+    assert_eq!(bodies[0]["total"], 228);
+    assert!(bodies.iter().all(|b| *b == bodies[0]));
+}
