@@ -842,7 +842,7 @@ pub async fn mttr(
     .await
 }
 
-/// An open finding past its SLA.
+/// An open finding past its SLA (now, or at the end of a past day).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlaBreach {
     pub id: Uuid,
@@ -853,7 +853,7 @@ pub struct SlaBreach {
     pub severity: String,
     /// When it was first seen (its age counts from there, reopenings included).
     pub open_since: DateTime<Utc>,
-    /// Whole UTC days from `open_since`'s day to today.
+    /// Whole UTC days from `open_since`'s day to today (or to the past day asked about).
     pub age_days: i64,
     /// Its severity's SLA in days; `age_days` exceeds it.
     pub sla_days: i64,
@@ -898,6 +898,67 @@ pub async fn sla_breaches(
         LIMIT $12
         "#,
         today,
+        days(Severity::Critical),
+        days(Severity::High),
+        days(Severity::Medium),
+        days(Severity::Low),
+        days(Severity::Informational),
+        &filter.accounts,
+        &filter.regions,
+        &filter.sources,
+        &filter.environments,
+        &filter.owners,
+        limit,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The findings that were open and past their SLA at the end of the UTC day `day` (before
+/// today), most overdue first, at most `limit`: what `sla_breaches` said that night. A
+/// finding's state then is its last event recorded with a time before the day's end, and its
+/// severity that event's, as `db::rollups::recompute` reads them, so the list's length without
+/// a limit equals that day's rollups' `past_sla_count`. Reads the events of that time
+/// (seconds at millions of findings): for reports on past months, not every page view.
+pub async fn sla_breaches_on(
+    pool: &PgPool,
+    day: NaiveDate,
+    filter: &TrendFilter,
+    sla: &SlaConfig,
+    limit: i64,
+) -> Result<Vec<SlaBreach>, sqlx::Error> {
+    let days = |s| sla.days(s).map(|d| d.min(i32::MAX as u32) as i32);
+    sqlx::query_as!(
+        SlaBreach,
+        r#"
+        WITH state AS (
+            SELECT DISTINCT ON (e.finding_id) e.finding_id, e.to_status, e.to_severity
+            FROM finding_events e
+            WHERE e.at < ($1::date + 1)::timestamp AT TIME ZONE 'UTC'
+            ORDER BY e.finding_id, e.id DESC
+        )
+        SELECT f.id, f.title, f.account_id, f.region, f.source::text AS "source!",
+               st.to_severity::text AS "severity!", f.first_seen_at AS open_since,
+               ($1::date - (f.first_seen_at AT TIME ZONE 'UTC')::date)::int8 AS "age_days!",
+               s.days::int8 AS "sla_days!"
+        FROM state st
+        JOIN (VALUES ('critical'::severity, $2::int4), ('high'::severity, $3::int4),
+                     ('medium'::severity, $4::int4), ('low'::severity, $5::int4),
+                     ('informational'::severity, $6::int4)) AS s(severity, days)
+          ON s.severity = st.to_severity
+        JOIN findings f ON f.id = st.finding_id
+        LEFT JOIN accounts a ON a.id = f.account_id
+        WHERE st.to_status = 'open' AND s.days IS NOT NULL
+          AND ($1::date - (f.first_seen_at AT TIME ZONE 'UTC')::date) > s.days
+          AND (cardinality($7::text[]) = 0 OR f.account_id = ANY($7))
+          AND (cardinality($8::text[]) = 0 OR f.region = ANY($8))
+          AND (cardinality($9::text[]) = 0 OR f.source::text = ANY($9))
+          AND (cardinality($10::text[]) = 0 OR a.environment = ANY($10))
+          AND (cardinality($11::text[]) = 0 OR a.owner = ANY($11))
+        ORDER BY ($1::date - (f.first_seen_at AT TIME ZONE 'UTC')::date) - s.days DESC, f.first_seen_at, f.id
+        LIMIT $12
+        "#,
+        day,
         days(Severity::Critical),
         days(Severity::High),
         days(Severity::Medium),

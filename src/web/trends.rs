@@ -393,6 +393,8 @@ pub struct TrendSections {
     pub sla_rows: Vec<SlaRow>,
     pub sla_now: Option<SlaNow>,
     pub breaches: Vec<BreachRow>,
+    /// The day the overdue list is of, when it is not today (a range that ends earlier).
+    pub breaches_on: Option<String>,
     pub improved: Vec<MoverRow>,
     pub worsened: Vec<MoverRow>,
     /// The query string of the CSV links (empty on the report, which links none).
@@ -431,7 +433,15 @@ pub async fn load(
         series.sla(from, to, interval_for(from, to), filter),
         series.movers(from, to, filter),
         db::trends::mttr(pool, from, to, filter),
-        db::trends::sla_breaches(pool, filter, &state.site.sla, OVERDUE),
+        async {
+            // A range that ends before today (a past month's report) lists what was overdue
+            // at its end, from the events; otherwise what is overdue now.
+            if to < today() {
+                db::trends::sla_breaches_on(pool, to, filter, &state.site.sla, OVERDUE).await
+            } else {
+                db::trends::sla_breaches(pool, filter, &state.site.sla, OVERDUE).await
+            }
+        },
         db::posture::accounts(pool),
     )?;
     Ok(TrendData {
@@ -657,6 +667,8 @@ impl TrendSections {
             })
             .collect();
 
+        let breaches_on = (to < today()).then(|| long_date(to));
+
         let (improved, worsened) = movers(&data.movers, scope);
 
         Self {
@@ -680,6 +692,7 @@ impl TrendSections {
             sla_rows,
             sla_now,
             breaches,
+            breaches_on,
             improved,
             worsened,
             csv_query,

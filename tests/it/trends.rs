@@ -506,6 +506,122 @@ async fn sla_boundaries(pool: PgPool) {
     assert_eq!(got, [(4, 0), (4, 0), (4, 2)]);
 }
 
+/// A past day's overdue list: the findings open and past their SLA at that day's end, with
+/// the severity and age they had then.
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn a_past_days_overdue_list_is_that_days(pool: PgPool) {
+    let sla = SlaConfig::default();
+    let day = today() - Duration::days(10);
+    // Critical, 10 days old then (3 over), resolved since: listed.
+    let resolved_since = finding(1, Severity::Critical, Status::Open, noon(20));
+    // Critical, 6 days old then: not yet past (past now).
+    let young = finding(2, Severity::Critical, Status::Open, noon(16));
+    // High, resolved 12 days ago: not open then.
+    let resolved_before = finding(3, Severity::High, Status::Open, noon(60));
+    // Medium then (30 days old of 90), critical since 3 days ago: not past then.
+    let raised = finding(4, Severity::Medium, Status::Open, noon(40));
+    // High, 40 days old then (10 over), still open: listed first.
+    let old_high = finding(5, Severity::High, Status::Open, noon(50));
+    // First seen after the day: not there then.
+    let later = finding(6, Severity::Critical, Status::Open, noon(2));
+    write(
+        &pool,
+        &[
+            resolved_since.clone(),
+            young.clone(),
+            resolved_before.clone(),
+            raised.clone(),
+            old_high.clone(),
+        ],
+    )
+    .await;
+    let mut raised_now = changed(&raised, Status::Open, noon(3));
+    raised_now.severity = Severity::Critical;
+    write(
+        &pool,
+        &[
+            changed(&resolved_since, Status::Resolved, noon(5)),
+            changed(&resolved_before, Status::Resolved, noon(12)),
+            raised_now,
+        ],
+    )
+    .await;
+    write(&pool, &[later]).await;
+
+    let all = TrendFilter::default();
+    let then = trends::sla_breaches_on(&pool, day, &all, &sla, 100)
+        .await
+        .unwrap();
+    let got: Vec<(uuid::Uuid, &str, i64, i64)> = then
+        .iter()
+        .map(|b| (b.id, b.severity.as_str(), b.age_days, b.sla_days))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (old_high.key.finding_id(), "high", 40, 30),
+            (resolved_since.key.finding_id(), "critical", 10, 7),
+        ]
+    );
+    // Now: the young critical and the raised one are overdue; the resolved ones are not.
+    let now: Vec<uuid::Uuid> = trends::sla_breaches(&pool, &all, &sla, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert!(now.contains(&young.key.finding_id()) && now.contains(&raised.key.finding_id()));
+    // Filters apply to it as to the rest.
+    let elsewhere = TrendFilter {
+        accounts: vec!["000000000000".into()],
+        ..Default::default()
+    };
+    assert!(
+        trends::sla_breaches_on(&pool, day, &elsewhere, &sla, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// On every past day of a varied history, the overdue list is as long as the rollups'
+/// past-SLA count: both read a finding's state at the day's end the same way.
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn a_past_days_overdue_list_agrees_with_its_rollups(pool: PgPool) {
+    varied_history(&pool).await;
+    // Short SLAs, so that every severity has findings past them within the history.
+    let sla = SlaConfig {
+        critical: 1,
+        high: 2,
+        medium: 3,
+        low: 4,
+        informational: Some(5),
+    };
+    let from = today() - Duration::days(21);
+    rollups::recompute(&pool, from, today(), &sla)
+        .await
+        .unwrap();
+    let all = TrendFilter::default();
+    let mut listed_in_all = 0;
+    for n in 1..=21 {
+        let day = today() - Duration::days(n);
+        let counted: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(past_sla_count), 0)::int8 FROM daily_rollups WHERE day = $1",
+        )
+        .bind(day)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let listed = trends::sla_breaches_on(&pool, day, &all, &sla, 10_000)
+            .await
+            .unwrap();
+        assert_eq!(listed.len() as i64, counted, "{day}");
+        listed_in_all += listed.len();
+    }
+    assert!(listed_in_all > 50, "{listed_in_all}");
+}
+
 async fn call(pool: &PgPool, uri: &str, token: &str) -> (StatusCode, String, String) {
     let request = Request::get(uri)
         .header("authorization", format!("Bearer {token}"))

@@ -324,6 +324,12 @@ async fn the_monthly_report_has_the_months_headlines(pool: PgPool) {
     assert_eq!(data_count(&body, "past-sla"), "2");
     // A past month's counts link to no list: the findings list shows today.
     assert!(!body.contains(r#"data-count="open-now""#));
+    // Its overdue list is the month's last day's (no finding is stored here: none).
+    let on = last.format("%-d %b %Y");
+    assert!(body.contains(&format!("Most overdue open findings on {on}</h2>")));
+    assert!(body.contains(&format!(
+        "No finding open at the end of {on} was past its SLA."
+    )));
     let improved = table(&body, "improved-list");
     assert_eq!(improved[0][1..], ["7", "4", "−3"]);
     // The default is the last full month.
