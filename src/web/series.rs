@@ -3,8 +3,8 @@
 //! more rarely, while a manager's page asks for the same year of series on every view: a
 //! filtered year reads up to a million account sums (BENCHMARKS.md, "Trends"). The version is
 //! `db::trends::inputs_changed_at`, read once per request; a series computed for it is exact,
-//! never an approximation. Time to resolve and the SLA breaches read findings and events, which
-//! change all the time: those are read on every request.
+//! never an approximation. Time to resolve and today's SLA breaches read findings and events,
+//! which change all the time: those are read on every request.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -13,7 +13,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::AppState;
 use crate::db;
-use crate::db::trends::{FlowPoint, Interval, Mover, OpenPoint, SlaPoint, TrendFilter, TrendGroup};
+use crate::db::trends::{
+    FlowPoint, Interval, Mover, OpenPoint, SlaBreach, SlaPoint, TrendFilter, TrendGroup,
+};
 
 /// The series as of the last change of their inputs.
 pub struct KeptSeries<'a> {
@@ -83,6 +85,24 @@ impl<'a> KeptSeries<'a> {
         let pool = &self.state.pool;
         self.kept(("sla", from, to, interval, filter), || {
             db::trends::sla_series(pool, from, to, interval, filter)
+        })
+        .await
+    }
+
+    /// `db::trends::sla_breaches_on` with the server's SLA: the overdue list at the end of a
+    /// past day, from the events (seconds at a million findings). Kept like the series: the
+    /// events of the last cycle count from its end, when its rollups are written, as the
+    /// rollups' past-SLA counts do.
+    pub async fn breaches_on(
+        &self,
+        day: NaiveDate,
+        filter: &TrendFilter,
+        limit: i64,
+    ) -> Result<Vec<SlaBreach>, sqlx::Error> {
+        let pool = &self.state.pool;
+        let sla = &self.state.site.sla;
+        self.kept(("breaches_on", day, filter, limit), || {
+            db::trends::sla_breaches_on(pool, day, filter, sla, limit)
         })
         .await
     }

@@ -437,7 +437,7 @@ pub async fn load(
             // A range that ends before today (a past month's report) lists what was overdue
             // at its end, from the events; otherwise what is overdue now.
             if to < today() {
-                db::trends::sla_breaches_on(pool, to, filter, &state.site.sla, OVERDUE).await
+                series.breaches_on(to, filter, OVERDUE).await
             } else {
                 db::trends::sla_breaches(pool, filter, &state.site.sla, OVERDUE).await
             }
