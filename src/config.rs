@@ -203,6 +203,12 @@ pub struct BaselineConfig {
     /// Environments that must record S3 and Lambda data events (elsewhere it is advisory).
     #[serde(default = "default_production_environments")]
     pub production_environments: Vec<String>,
+    /// How often the baseline is read again, at the end of a cycle (audit-trail setups change
+    /// rarely, and each read asks CloudTrail, S3 and Organizations about every account). A
+    /// watched account without results is read at the next cycle end regardless. "0s": every
+    /// cycle.
+    #[serde(default = "default_baseline_interval", deserialize_with = "duration")]
+    pub interval: Duration,
 }
 
 impl Default for BaselineConfig {
@@ -211,8 +217,13 @@ impl Default for BaselineConfig {
             log_archive_account_id: None,
             log_retention_days: default_log_retention_days(),
             production_environments: default_production_environments(),
+            interval: default_baseline_interval(),
         }
     }
+}
+
+fn default_baseline_interval() -> Duration {
+    Duration::from_secs(3600)
 }
 
 /// How long Sightline keeps its own history.

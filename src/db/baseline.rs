@@ -81,6 +81,28 @@ pub struct ResultRow {
     pub changed_at: DateTime<Utc>,
 }
 
+/// The oldest of the accounts' last reads: when the least recently read of them was read.
+/// `None` when one of them has no result yet (or none is given).
+pub async fn oldest_read(
+    pool: &PgPool,
+    account_ids: &[String],
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"
+        SELECT CASE WHEN count(*) < cardinality($1::text[]) THEN NULL ELSE min(r.last) END
+        FROM (
+            SELECT account_id, max(read_at) AS last
+            FROM baseline_results
+            WHERE account_id = ANY($1)
+            GROUP BY account_id
+        ) r
+        "#,
+        account_ids
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// Every stored result (of `account_id` only, when given), by account name, then check in the
 /// order of [`crate::baseline::Check::ALL`].
 pub async fn list(pool: &PgPool, account_id: Option<&str>) -> Result<Vec<ResultRow>, sqlx::Error> {

@@ -44,28 +44,54 @@ impl std::fmt::Display for BaselineSummary {
     }
 }
 
-/// Runs the baseline unless another poller is running it; `None` when it was skipped.
+/// Why a cycle did not read the baseline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// Another poller is reading it.
+    Busy,
+    /// Every watched account's results are younger than `[baseline] interval`.
+    Fresh,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Skipped::Busy => "baseline: another poller is reading it",
+            Skipped::Fresh => "baseline: every account was read within [baseline] interval",
+        })
+    }
+}
+
+/// Runs the baseline unless another poller is running it, or every watched account was read
+/// within `[baseline] interval`.
 pub async fn run(
     pool: &PgPool,
     config: &Config,
     clients: &Clients,
     accounts: &[AccountConfig],
     refused_roles: &HashMap<String, String>,
-) -> anyhow::Result<Option<BaselineSummary>> {
+) -> anyhow::Result<Result<BaselineSummary, Skipped>> {
+    let ids: Vec<String> = accounts.iter().map(|a| a.id.to_string()).collect();
+    let interval =
+        chrono::Duration::from_std(config.baseline.interval).unwrap_or(chrono::Duration::MAX);
+    let oldest = db::baseline::oldest_read(pool, &ids).await?;
+    if oldest.is_some_and(|at| Utc::now() - at < interval) {
+        return Ok(Err(Skipped::Fresh));
+    }
     let mut lock = pool.acquire().await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(LOCK_KEY)
         .fetch_one(&mut *lock)
         .await?;
     if !locked {
-        return Ok(None);
+        return Ok(Err(Skipped::Busy));
     }
     let result = read_and_store(pool, config, clients, accounts, refused_roles).await;
     let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(LOCK_KEY)
         .execute(&mut *lock)
         .await;
-    result.map(Some)
+    result.map(Ok)
 }
 
 async fn read_and_store(

@@ -212,8 +212,8 @@ impl Poller {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
             match baseline::run(&self.pool, &self.config, &self.clients, &watched, &refused).await {
-                Ok(Some(b)) => tracing::info!("{b}"),
-                Ok(None) => tracing::debug!("another poller is reading the baseline"),
+                Ok(Ok(b)) => tracing::info!("{b}"),
+                Ok(Err(skipped)) => tracing::debug!("{skipped}"),
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot run the baseline"),
             }
         }

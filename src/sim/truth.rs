@@ -155,6 +155,9 @@ pub fn config_toml(estate: &Estate, endpoint_url: &str) -> String {
         "log_retention_days = {}\nproduction_environments = [\"prod\"]\n",
         baseline::LOG_RETENTION_DAYS
     ));
+    // The simulator's days pass in seconds (`/_sim/advance`, the demo's history): read the
+    // baseline at every cycle, not once an hour of wall-clock time.
+    out.push_str("interval = \"0s\"\n");
     for account in &estate.accounts {
         out.push_str(&format!(
             "\n[[accounts]]\nid = {:?}\nname = {:?}\nenvironment = {:?}\nowner = {:?}\n",
@@ -247,5 +250,6 @@ mod tests {
         );
         assert_eq!(config.baseline.log_retention_days, 1825);
         assert_eq!(config.baseline.production_environments, ["prod"]);
+        assert_eq!(config.baseline.interval, std::time::Duration::ZERO);
     }
 }

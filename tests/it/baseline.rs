@@ -12,12 +12,86 @@ use sqlx::PgPool;
 
 use crate::support::{http_get, http_with_body, url_of};
 
-/// Runs `sightline poll --once` with the config the simulator at `sim_url` serves.
+/// Runs `sightline poll --once` with the config the simulator at `sim_url` serves (which reads
+/// the baseline at every cycle).
 async fn poll_once(pool: &PgPool, sim_url: &str, dir: &tempfile::TempDir) {
+    poll_once_every(pool, sim_url, dir, "0s").await;
+}
+
+/// `poll_once` with `[baseline] interval = interval`.
+async fn poll_once_every(pool: &PgPool, sim_url: &str, dir: &tempfile::TempDir, interval: &str) {
     let config = http_get(&format!("{sim_url}/_sim/config")).await.unwrap();
+    assert!(config.contains("\ninterval = \"0s\"\n"), "{config}");
+    let config = config.replace(
+        "\ninterval = \"0s\"\n",
+        &format!("\ninterval = \"{interval}\"\n"),
+    );
     let path = dir.path().join("sightline.toml");
     std::fs::write(&path, format!("listen = \"127.0.0.1:1\"\n{config}")).unwrap();
     crate::support::poll_once(&url_of(pool).await, &path).await;
+}
+
+/// The simulator's count of CloudTrail, S3 and Organizations requests so far.
+async fn baseline_requests(sim_url: &str) -> u64 {
+    let counts: BTreeMap<String, u64> =
+        serde_json::from_str(&http_get(&format!("{sim_url}/_sim/requests")).await.unwrap())
+            .unwrap();
+    counts
+        .iter()
+        .filter(|(k, _)| {
+            let service = k.split('/').nth(2).unwrap_or("");
+            matches!(service, "cloudtrail" | "s3" | "organizations")
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Within `[baseline] interval` a cycle leaves the baseline alone (no CloudTrail, S3 or
+/// Organizations call, results as read); a newly watched account is read all the same.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_baseline_is_read_again_only_after_its_interval(pool: PgPool) {
+    let sim = spawn(Options::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    poll_once_every(&pool, &sim.url, &dir, "1h").await;
+    let first = baseline_requests(&sim.url).await;
+    assert!(first > 0);
+    let read_at: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT DISTINCT read_at FROM baseline_results")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    poll_once_every(&pool, &sim.url, &dir, "1h").await;
+    assert_eq!(
+        baseline_requests(&sim.url).await,
+        first,
+        "read again within the hour"
+    );
+    let again: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT DISTINCT read_at FROM baseline_results")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(again, read_at);
+
+    // An account without results (as one just discovered would be) is read at the next cycle.
+    let some: String = sqlx::query_scalar("SELECT min(account_id) FROM baseline_results")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM baseline_results WHERE account_id = $1")
+        .bind(&some)
+        .execute(&pool)
+        .await
+        .unwrap();
+    poll_once_every(&pool, &sim.url, &dir, "1h").await;
+    assert!(baseline_requests(&sim.url).await > first);
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM baseline_results WHERE account_id = $1")
+            .bind(&some)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, 10);
 }
 
 type Results = BTreeMap<(String, String), String>;
