@@ -32,8 +32,16 @@ use crate::sources::{self, Enabled, TargetCtx};
 
 /// Leases last this long unless renewed; a poller that dies holds its targets no longer.
 const LEASE_SECONDS: i32 = 30;
-/// How often the finding counts the pages read are refreshed while a cycle runs.
+/// How often the finding counts the pages read are refreshed while a cycle runs, at most.
 const COUNTS_REFRESH: Duration = Duration::from_secs(60);
+
+/// The pause before the next refresh of the counts while a cycle runs: `COUNTS_REFRESH`, or
+/// four times the last refresh when that is longer, so that refreshing takes at most a fifth
+/// of the time. A refresh takes 3.5–4.5 s at a million findings (BENCHMARKS.md) and grows with
+/// them; at ten million, refreshing every minute would keep the database busy most of it.
+fn counts_refresh_pause(last: Duration) -> Duration {
+    COUNTS_REFRESH.max(last.saturating_mul(4))
+}
 
 pub struct Poller {
     pool: PgPool,
@@ -156,17 +164,19 @@ impl Poller {
             };
             workers.spawn(async move { worker.run().await });
         }
-        // The pages' counts follow the cycle: refreshed every minute while it runs, and at its end.
+        // The pages' counts follow the cycle: refreshed every minute while it runs (less often
+        // when a refresh is slow: `counts_refresh_pause`), and at its end.
         let refresher = {
             let pool = self.pool.clone();
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(COUNTS_REFRESH);
-                tick.tick().await;
+                let mut pause = COUNTS_REFRESH;
                 loop {
-                    tick.tick().await;
+                    tokio::time::sleep(pause).await;
+                    let started = std::time::Instant::now();
                     if let Err(e) = db::counts::refresh(&pool).await {
                         tracing::warn!(error = %e, "cannot refresh the finding counts");
                     }
+                    pause = counts_refresh_pause(started.elapsed());
                 }
             })
         };
@@ -573,4 +583,19 @@ fn hostname() -> String {
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "poller".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_refreshes_of_the_counts_are_spaced_out() {
+        let s = Duration::from_secs;
+        assert_eq!(counts_refresh_pause(s(0)), s(60));
+        assert_eq!(counts_refresh_pause(s(4)), s(60));
+        assert_eq!(counts_refresh_pause(s(15)), s(60));
+        assert_eq!(counts_refresh_pause(s(40)), s(160));
+        assert_eq!(counts_refresh_pause(Duration::MAX), Duration::MAX);
+    }
 }
