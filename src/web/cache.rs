@@ -1,11 +1,11 @@
 //! Aggregates that only change when the poller refreshes `finding_counts` (and the rollups
 //! with it), computed once per refresh instead of once per page view. Coverage summaries and
 //! data freshness are kept the same way: they move only as targets are polled, and the poller
-//! refreshes every minute while it polls (less often when a refresh is slow). Each entry remembers the
-//! `finding_counts_refreshed.at` it was computed for; a newer refresh makes it stale. The
-//! trend series are kept the same way until the rollups or the accounts change (`get_at`). Every
-//! server keeps its own cache, so servers stay stateless: a cache holds nothing the database
-//! cannot give again.
+//! refreshes every minute while it polls (less often when a refresh is slow). Each entry
+//! remembers the `finding_counts_refreshed.at` it was computed for; a newer refresh makes it
+//! stale. The trend series are kept the same way until the rollups or the accounts change
+//! (`get_at`). Every server keeps its own cache, so servers stay stateless: a cache holds
+//! nothing the database cannot give again.
 
 use std::any::Any;
 use std::collections::HashMap;
