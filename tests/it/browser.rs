@@ -33,7 +33,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::support::http_get;
+use crate::support::{free_port, http_get, url_of};
 
 /// How long one browser step (a navigation, a click, a screenshot) may take.
 const STEP: Duration = Duration::from_secs(30);
@@ -129,14 +129,6 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn sightline() -> Command {
@@ -912,16 +904,6 @@ fn open_by_severity(truth: &Value) -> BTreeMap<String, u64> {
         }
     }
     out
-}
-
-/// The database `pool` is connected to, as a URL on the server of DATABASE_URL.
-async fn url_of(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL").unwrap();
-    format!("{}/{name}", server.rsplit_once('/').unwrap().0)
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
-use crate::support::http_get;
+use crate::support::{http_get, url_of};
 
 fn sightline() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
@@ -145,17 +145,6 @@ fn test_script_without_postgres_binaries_is_one_clear_line() {
         .unwrap();
     assert_one_line_failure(&out, 1, "install the 'postgresql' package");
     assert!(stderr(&out).contains("DATABASE_URL"));
-}
-
-/// The URL of the database `pool` is connected to, on the server of DATABASE_URL.
-async fn url_of(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL").unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
 }
 
 #[sqlx::test(migrations = false)]

@@ -6,12 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{http, http_get};
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
+use crate::support::{free_port, http, http_get, url_of};
 
 /// The first `http://` URL in `log`, read as the README's check reads it.
 fn first_url(log: &str) -> Option<String> {
@@ -227,17 +222,6 @@ async fn demo_without_database_url_serves_data_and_ctrl_c_leaves_nothing() {
     assert!(!pg_dir.exists(), "{} is left behind", pg_dir.display());
     assert_eq!(processes_mentioning(&data_dir), Vec::<String>::new());
     assert_eq!(processes_in_group(pid), Vec::<String>::new());
-}
-
-/// The URL of the database `pool` is connected to, on the server of DATABASE_URL.
-async fn url_of(pool: &sqlx::PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL").unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
 }
 
 /// `sightline demo` on the database at `url`, its output in `log`.

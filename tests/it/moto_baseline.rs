@@ -52,7 +52,8 @@ use sightline::sources::{cloudtrail, organizations, s3};
 use sqlx::PgPool;
 
 use crate::moto::moto_url;
-use crate::moto_poll::{assume_role, fresh_accounts, poll_once, sdk_config, url_of};
+use crate::moto_poll::{assume_role, fresh_accounts, poll_once, sdk_config};
+use crate::support::url_of;
 
 const ROLE: &str = "SightlineReadOnly";
 /// Where trails are listed (the first approved region) and the organisation is read.

@@ -23,7 +23,7 @@ use serde_json::Value;
 use sightline::db::stats;
 use sqlx::PgPool;
 
-use crate::support::http_with_body;
+use crate::support::{http_with_body, url_of};
 
 type Key = (String, String, String, String, String);
 
@@ -86,16 +86,6 @@ fn moto_url() -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_owned()),
         _ => None,
     }
-}
-
-/// The database `pool` is connected to, as a URL on the server of DATABASE_URL.
-pub(crate) async fn url_of(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL").unwrap();
-    format!("{}/{name}", server.rsplit_once('/').unwrap().0)
 }
 
 /// Three account ids no other test of this run uses: moto is shared by all of them.

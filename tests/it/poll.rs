@@ -11,19 +11,9 @@ use sightline::sim::org::Options;
 use sightline::sim::server::{SimHandle, spawn};
 use sqlx::PgPool;
 
-use crate::support::{http_get, http_with_body};
+use crate::support::{http_get, http_with_body, url_of};
 
 type Key = (String, String, String, String, String);
-
-/// The database `pool` is connected to, as a URL on the server of DATABASE_URL.
-async fn url_of(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL").unwrap();
-    format!("{}/{name}", server.rsplit_once('/').unwrap().0)
-}
 
 /// A config for the simulated organisation, with `extra` TOML appended.
 async fn write_config(sim: &SimHandle, dir: &tempfile::TempDir, extra: &str) -> std::path::PathBuf {

@@ -14,7 +14,7 @@ use sightline::sim::org::Options;
 use sightline::sim::server::spawn;
 use sqlx::PgPool;
 
-use crate::support::{http, http_get, http_request, url_of};
+use crate::support::{free_port, http, http_get, http_request, url_of};
 
 /// A child process killed when dropped (on a panic too).
 struct Proc(Child);
@@ -41,14 +41,6 @@ fn sightline(db: &str, config: &Path, args: &[&str], log: &Path) -> Proc {
             .spawn()
             .unwrap(),
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 type Counts = BTreeMap<(String, String, String, String), i64>;

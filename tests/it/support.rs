@@ -49,6 +49,15 @@ pub async fn http_request(
     Ok((status, body.to_owned()))
 }
 
+/// A TCP port free on 127.0.0.1 now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The database `pool` is connected to, as a URL on the server of DATABASE_URL: for the real
 /// binary, started by a test on its `#[sqlx::test]` database.
 pub async fn url_of(pool: &sqlx::PgPool) -> String {
