@@ -24,7 +24,6 @@ Usage:
 import argparse
 import csv
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -35,7 +34,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from common import BIN, ROOT, free_port, get, machine, peak_rss_mib
+from common import (ROOT, ensure_wrk, get, machine, peak_rss_mib, psql, start_serve, wrk,
+                    wrk_script)
 
 LOADER = os.path.join(ROOT, "target", "release", "examples", "bench_load")
 # How many of the regions are approved (the rest are watched but unapproved).
@@ -55,21 +55,6 @@ DATABASE = a.database
 
 server = os.environ["DATABASE_URL"]
 db = server.rsplit("/", 1)[0] + "/" + DATABASE
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-XAtqc", sql], check=True, capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return
-    if os.geteuid() != 0:
-        sys.exit("error: wrk is not installed: apt-get install wrk")
-    print("installing wrk (apt-get install wrk)", file=sys.stderr)
-    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
-
 
 ensure_wrk()
 
@@ -100,75 +85,10 @@ settings = ", ".join(f"{s}={psql(server, 'SHOW ' + s)}"
                                "synchronous_commit", "max_parallel_workers_per_gather"])
 
 
-def toml_str(s):
-    return json.dumps(s)
-
-
 tmp = tempfile.mkdtemp(prefix="sightline-bench-pages-")
-port = free_port()
-base = f"http://127.0.0.1:{port}"
-cfg = os.path.join(tmp, "sightline.toml")
-with open(cfg, "w") as f:
-    f.write(f'listen = "127.0.0.1:{port}"\n\n[aws]\n')
-    f.write(f"regions = {json.dumps(regions)}\n")
-    f.write(f"approved_regions = {json.dumps(regions[:APPROVED])}\n")
-    f.write('role_name = "SightlineReadOnly"\n')
-    # The poller is not run: no AWS call is made.
-    f.write('endpoint_url = "http://127.0.0.1:9"\n\n')
-    for id_, name, env, owner in accounts:
-        f.write(f"[[accounts]]\nid = {toml_str(id_)}\nname = {toml_str(name)}\n"
-                f"environment = {toml_str(env)}\nowner = {toml_str(owner)}\n\n")
-
-env = dict(os.environ, DATABASE_URL=db, RUST_LOG="warn")
-token_name = f"bench-{int(time.time())}"
-out = subprocess.run([BIN, "token", "create", "--name", token_name], env=env, check=True,
-                     capture_output=True, text=True)
-token = out.stdout.strip().splitlines()[-1].strip()
-
-serve_log = open(os.path.join(tmp, "serve.log"), "w")
-serve = subprocess.Popen([BIN, "--config", cfg, "serve", "--no-poller"], env=env,
-                         stdout=serve_log, stderr=subprocess.STDOUT)
-
-LUA = r"""
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-end
-function init(args)
-  statuses = {}
-end
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local other = 0
-  for _, t in ipairs(threads) do
-    local s = t:get("statuses")
-    for code, n in pairs(s) do
-      if code ~= 200 then other = other + n end
-    end
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, "non_200": %d, "errors": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), latency.max, other,
-    e.connect + e.read + e.write + e.timeout))
-end
-"""
-lua = os.path.join(tmp, "report.lua")
-with open(lua, "w") as f:
-    f.write(LUA)
-
-
-def wrk(url, connections, seconds, headers=()):
-    cmd = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
-           "--timeout", "60s", "-s", lua]
-    for h in headers:
-        cmd += ["-H", h]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("WRK "))
-    return json.loads(line[4:])
+serve, serve_log, base, token_name, token = start_serve(
+    tmp, db, regions, regions[:APPROVED], accounts)
+lua = wrk_script(tmp)
 
 
 def fetch(path, headers=None):
@@ -230,8 +150,8 @@ try:
             failures.append(f"{path}: HTTP {status}: {body[:300]!r}")
             print(f"{path}: HTTP {status}", file=sys.stderr)
             continue
-        wrk(base + path, conns, a.warmup, headers)
-        r = wrk(base + path, conns, a.duration, headers)
+        wrk(lua, base + path, conns, a.warmup, headers)
+        r = wrk(lua, base + path, conns, a.duration, headers)
         loads.append(os.getloadavg()[0])
         rps = r["requests"] / (r["duration_us"] / 1e6)
         p50, p95 = r["p50_us"] / 1000, r["p95_us"] / 1000

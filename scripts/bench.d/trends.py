@@ -43,7 +43,6 @@ Usage:
 """
 import argparse
 import datetime
-import json
 import os
 import re
 import shutil
@@ -56,7 +55,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from common import BIN, ROOT, free_port, get, machine
+from common import BIN, ROOT, ensure_wrk, get, machine, psql, start_serve, wrk, wrk_script
 
 # The regions of sim::samples::ESTATE_REGIONS, busiest first.
 REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-2", "us-east-2",
@@ -87,20 +86,6 @@ DATABASE = a.database
 
 server = os.environ["DATABASE_URL"]
 db = server.rsplit("/", 1)[0] + "/" + DATABASE
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-XAtqc", sql], check=True, capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return
-    if os.geteuid() != 0:
-        sys.exit("error: wrk is not installed: apt-get install wrk")
-    print("installing wrk (apt-get install wrk)", file=sys.stderr)
-    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
 
 
 # The accounts as examples/bench_load.rs names them: the first tenth are production.
@@ -232,73 +217,9 @@ if str(today) != last_day:
           file=sys.stderr)
 
 tmp = tempfile.mkdtemp(prefix="sightline-bench-trends-")
-port = free_port()
-base = f"http://127.0.0.1:{port}"
-cfg = os.path.join(tmp, "sightline.toml")
-with open(cfg, "w") as f:
-    f.write(f'listen = "127.0.0.1:{port}"\n\n[aws]\n')
-    f.write(f"regions = {json.dumps(REGIONS[:a.regions])}\n")
-    f.write(f"approved_regions = {json.dumps(REGIONS[:min(APPROVED, a.regions)])}\n")
-    f.write('role_name = "SightlineReadOnly"\n')
-    # The poller is not run: no AWS call is made.
-    f.write('endpoint_url = "http://127.0.0.1:9"\n\n')
-    for id_, name, env, owner in accounts:
-        f.write(f"[[accounts]]\nid = {json.dumps(id_)}\nname = {json.dumps(name)}\n"
-                f"environment = {json.dumps(env)}\nowner = {json.dumps(owner)}\n\n")
-
-env = dict(os.environ, DATABASE_URL=db, RUST_LOG="warn")
-token_name = f"bench-{int(time.time())}"
-out = subprocess.run([BIN, "token", "create", "--name", token_name], env=env, check=True,
-                     capture_output=True, text=True)
-token = out.stdout.strip().splitlines()[-1].strip()
-
-serve_log = open(os.path.join(tmp, "serve.log"), "w")
-serve = subprocess.Popen([BIN, "--config", cfg, "serve", "--no-poller"], env=env,
-                         stdout=serve_log, stderr=subprocess.STDOUT)
-
-LUA = r"""
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-end
-function init(args)
-  statuses = {}
-end
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local other, codes = 0, ""
-  for _, t in ipairs(threads) do
-    local s = t:get("statuses")
-    for code, n in pairs(s) do
-      if code ~= 200 then
-        other = other + n
-        codes = codes .. string.format(" %d x HTTP %d", n, code)
-      end
-    end
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, "non_200": %d, "codes": "%s", "errors": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), latency.max, other, codes,
-    e.connect + e.read + e.write + e.timeout))
-end
-"""
-lua = os.path.join(tmp, "report.lua")
-with open(lua, "w") as f:
-    f.write(LUA)
-
-
-def wrk(url, connections, seconds, headers=()):
-    cmd = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
-           "--timeout", "60s", "-s", lua]
-    for h in headers:
-        cmd += ["-H", h]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("WRK "))
-    return json.loads(line[4:])
+serve, serve_log, base, token_name, token = start_serve(
+    tmp, db, REGIONS[:a.regions], REGIONS[:min(APPROVED, a.regions)], accounts)
+lua = wrk_script(tmp)
 
 
 def fetch(path, headers=None):
@@ -412,9 +333,9 @@ try:
         if first_ms < 1000:
             # A slow URL is not warmed up: there is nothing to warm, and its requests would
             # still be running when the measurement starts.
-            wrk(base + path, a.connections, a.warmup, headers)
+            wrk(lua, base + path, a.connections, a.warmup, headers)
             settle()
-        r = wrk(base + path, a.connections, duration, headers)
+        r = wrk(lua, base + path, a.connections, duration, headers)
         loads.append(os.getloadavg()[0])
         settle()
         rps = r["requests"] / (r["duration_us"] / 1e6)
