@@ -10,7 +10,7 @@ use sightline::config::AccountConfig;
 use sightline::db;
 use sqlx::PgPool;
 
-use crate::support::oneshot_get;
+use crate::support::{data_count, oneshot_get};
 
 const PAYMENTS: &str = "111111111111";
 const SANDBOX: &str = "222222222222";
@@ -41,17 +41,6 @@ async fn page(pool: &PgPool, uri: &str) -> String {
     let (status, body) = get(pool, uri).await;
     assert_eq!(status, StatusCode::OK, "{uri}:\n{body}");
     body
-}
-
-/// The text of the element carrying `data-count="{name}"`.
-fn data_count(body: &str, name: &str) -> String {
-    let at = body
-        .find(&format!(r#"data-count="{name}""#))
-        .unwrap_or_else(|| panic!("no data-count={name}"));
-    let rest = &body[at..];
-    let start = rest.find('>').unwrap() + 1;
-    let end = start + rest[start..].find('<').unwrap();
-    rest[start..end].to_owned()
 }
 
 /// The markup from `start` to the first `end` after it.

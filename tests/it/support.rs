@@ -49,6 +49,17 @@ pub async fn http_request(
     Ok((status, body.to_owned()))
 }
 
+/// The text of the element carrying `data-count="{name}"`.
+pub fn data_count(body: &str, name: &str) -> String {
+    let at = body
+        .find(&format!(r#"data-count="{name}""#))
+        .unwrap_or_else(|| panic!("no data-count={name}"));
+    let rest = &body[at..];
+    let start = rest.find('>').unwrap() + 1;
+    let end = start + rest[start..].find('<').unwrap();
+    rest[start..end].to_owned()
+}
+
 /// A TCP port free on 127.0.0.1 now, for a server a test starts.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -347,12 +347,7 @@ async fn page_open_total(app: &axum::Router, query: &str) -> String {
             .to_vec(),
     )
     .unwrap();
-    let at = html
-        .find(r#"data-count="open-now""#)
-        .expect("the open count");
-    let rest = &html[at..];
-    let start = rest.find('>').unwrap() + 1;
-    rest[start..start + rest[start..].find('<').unwrap()].to_owned()
+    crate::support::data_count(&html, "open-now")
 }
 
 /// One server (one cache) across changes: a kept series is never shown after its inputs move.

@@ -10,6 +10,8 @@ use sightline::web::{AppState, Site};
 use sqlx::PgPool;
 use tower::ServiceExt;
 
+use crate::support::data_count;
+
 const PAYMENTS: &str = "111111111111";
 const DATA: &str = "222222222222";
 const QUIET: &str = "333333333333";
@@ -37,17 +39,6 @@ async fn page(pool: &PgPool, uri: &str) -> String {
 
 fn today() -> NaiveDate {
     Utc::now().date_naive()
-}
-
-/// The text of the element carrying `data-count="{name}"`.
-fn data_count(body: &str, name: &str) -> String {
-    let at = body
-        .find(&format!(r#"data-count="{name}""#))
-        .unwrap_or_else(|| panic!("no data-count={name}"));
-    let rest = &body[at..];
-    let start = rest.find('>').unwrap() + 1;
-    let end = start + rest[start..].find('<').unwrap();
-    rest[start..end].to_owned()
 }
 
 async fn account(pool: &PgPool, id: &str, name: &str, env: &str, owner: &str) {
