@@ -100,6 +100,10 @@ pub enum Command {
         /// Give every (account, region, service) exactly this many findings (scale tests).
         #[arg(long, value_name = "N")]
         findings_per_target: Option<usize>,
+        /// Make the security-tooling account the delegated administrator of the five finding
+        /// services (it sees every member's findings); /_sim/config then reads through it.
+        #[arg(long)]
+        delegated_admin: bool,
     },
     /// Manage API tokens.
     Token {
@@ -212,6 +216,7 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
             accounts,
             regions,
             findings_per_target,
+            delegated_admin,
         } => {
             if !listen.ip().is_loopback() {
                 bail!(
@@ -223,6 +228,7 @@ async fn dispatch(args: Args) -> anyhow::Result<()> {
                 accounts: accounts as usize,
                 regions: regions as usize,
                 findings_per_target,
+                delegated_admin,
                 ..Default::default()
             };
             crate::sim::server::serve(listen, opts).await

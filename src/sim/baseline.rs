@@ -91,7 +91,9 @@ pub fn compute(estate: &Estate) -> Vec<BaselineCell> {
                 Outcome::Fail
             }),
             trail_check(Outcome::of((0..estate.regions.len()).all(|r| {
-                Service::ALL.into_iter().all(|s| estate.is_enabled(a, r, s))
+                Service::ALL
+                    .into_iter()
+                    .all(|s| super::truth::service_on(estate, a, r, s))
             }))),
             trail_check(Outcome::of(!open_in_unapproved_region(estate, a))),
         ];

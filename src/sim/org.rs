@@ -132,6 +132,10 @@ pub struct Options {
     /// findings, and a remediation push over [`PUSH_DAYS`] that pays off. Off by default: the
     /// plain simulator evolves evenly.
     pub story: bool,
+    /// Make the security-tooling account (the third) the delegated administrator of all five
+    /// services in every region: it sees the findings of every member account that has the
+    /// service on, and lists its members. Off by default: each account sees only its own.
+    pub delegated_admin: bool,
 }
 
 /// With `story`: the day (counted by `advance`) the new account's services switch on.
@@ -152,6 +156,7 @@ impl Default for Options {
             findings_per_target: None,
             start: DEFAULT_START,
             story: false,
+            delegated_admin: false,
         }
     }
 }
@@ -180,6 +185,9 @@ pub struct Estate {
     fully_covered: Option<usize>,
     /// The audit set-up the observability baseline checks: Organizations, trails, buckets.
     pub audit: Audit,
+    /// With `Options::delegated_admin`: the account that administers every finding service
+    /// for the organisation (security-tooling).
+    pub delegated_admin: Option<usize>,
 }
 
 /// The story's state (`Options::story`).
@@ -340,6 +348,7 @@ impl Estate {
             story,
             fully_covered: (n_accounts > 2).then_some(2),
             audit,
+            delegated_admin: (opts.delegated_admin && n_accounts > 2).then_some(2),
         };
         estate.populate();
         estate
@@ -355,6 +364,32 @@ impl Estate {
     fn generates(&self, account: usize, region: usize, service: Service) -> bool {
         let si = Service::ALL.iter().position(|s| *s == service).unwrap_or(0);
         self.enabled[(account * self.regions.len() + region) * Service::ALL.len() + si]
+    }
+
+    /// The accounts whose findings of a service `caller` sees: its own, and as the delegated
+    /// administrator every account's (members with the service off hold none).
+    pub fn seen_accounts(&self, caller: usize) -> Vec<usize> {
+        if self.delegated_admin == Some(caller) {
+            (0..self.accounts.len()).collect()
+        } else {
+            vec![caller]
+        }
+    }
+
+    /// Whether `caller` sees the findings of `owner` (`seen_accounts`).
+    pub fn sees(&self, caller: usize, owner: usize) -> bool {
+        caller == owner || self.delegated_admin == Some(caller)
+    }
+
+    /// The accounts `admin` lists as members of `service` in `region` (every other account
+    /// with the service on there); empty unless `admin` is the delegated administrator.
+    pub fn members(&self, admin: usize, region: usize, service: Service) -> Vec<usize> {
+        if self.delegated_admin != Some(admin) {
+            return Vec::new();
+        }
+        (0..self.accounts.len())
+            .filter(|&a| a != admin && self.is_enabled(a, region, service))
+            .collect()
     }
 
     pub fn account_index(&self, id: &str) -> Option<usize> {

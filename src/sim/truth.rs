@@ -37,11 +37,13 @@ pub struct CoverageCell {
 
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
 
-/// Whether one full poll sees `f`: the account lets Sightline in, and the finding's service
-/// serves it there, or Security Hub serves its copy.
+/// Whether one full poll sees `f`: the account lets Sightline in (or the delegated
+/// administrator is read instead), and the finding's service serves it there, or Security Hub
+/// serves its copy.
 pub fn visible(estate: &Estate, f: &Finding) -> bool {
     let (a, r) = (f.account as usize, f.region as usize);
-    if estate.accounts[a].access != Access::Allowed {
+    // Through a delegated administrator, the members' own roles are never asked.
+    if estate.delegated_admin.is_none() && estate.accounts[a].access != Access::Allowed {
         return false;
     }
     // GuardDuty and Macie forget resolved findings; Security Hub keeps its copy, archived.
@@ -50,6 +52,13 @@ pub fn visible(estate: &Estate, f: &Finding) -> bool {
             && f.state == State::Resolved);
     let copy = f.service != Service::SecurityHub && estate.is_enabled(a, r, Service::SecurityHub);
     native || copy
+}
+
+/// Whether `service` covers (account, region): switched on there, or for Access Analyzer with a
+/// delegated administrator, inside its organisation analyzer's zone of trust (every account).
+pub fn service_on(estate: &Estate, account: usize, region: usize, service: Service) -> bool {
+    (service == Service::AccessAnalyzer && estate.delegated_admin.is_some())
+        || estate.is_enabled(account, region, service)
 }
 
 /// Counts canonical findings (a Security Hub copy and its native finding are one) visible to a
@@ -93,6 +102,13 @@ pub fn compute(estate: &Estate) -> Truth {
         for (r, region) in estate.regions.iter().enumerate() {
             for s in Service::ALL {
                 let state = match account.access {
+                    _ if estate.delegated_admin.is_some() => {
+                        if service_on(estate, a, r, s) {
+                            "enabled"
+                        } else {
+                            "not_enabled"
+                        }
+                    }
                     Access::RoleDenied | Access::ServicesDenied => "access_denied",
                     Access::Allowed if estate.is_enabled(a, r, s) => "enabled",
                     Access::Allowed => "not_enabled",
@@ -144,6 +160,12 @@ pub fn config_toml(estate: &Estate, endpoint_url: &str) -> String {
         "organizations_account_id = {:?}\n",
         estate.management
     ));
+    if let Some(admin) = estate.delegated_admin {
+        out.push_str(&format!(
+            "delegated_admin_account_id = {:?}\n",
+            estate.accounts[admin].id
+        ));
+    }
     out.push_str("\n[baseline]\n");
     if let Some(archive) = estate.audit.log_archive {
         out.push_str(&format!(

@@ -41,6 +41,16 @@ impl Ctx {
         })
     }
 
+    /// The contexts whose findings the caller sees in this region: its own, and as the
+    /// delegated administrator every member account's (`Estate::seen_accounts`).
+    pub fn seen(&self, estate: &Estate) -> Vec<Ctx> {
+        estate
+            .seen_accounts(self.account)
+            .into_iter()
+            .filter_map(|a| Ctx::of(estate, a, self.region, self.service))
+            .collect()
+    }
+
     /// When the service was switched on in the target, for the services that say (GuardDuty's
     /// detector, Macie's session): 30 to 329 days, drawn from `domain`, before the estate's
     /// first finding, which does not move as the clock advances.

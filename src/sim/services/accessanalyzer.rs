@@ -72,7 +72,7 @@ pub fn native_finding(estate: &Estate, f: &Finding) -> Option<Value> {
 /// has `Id` = this ARN + "/" + the finding's `resource`.
 pub fn analyzer_arn(estate: &Estate, f: &Finding) -> Option<String> {
     let (ctx, kind) = owner(estate, f)?;
-    Some(Analyzer::new(kind.unused).arn(&ctx))
+    Some(Analyzer::reporting_arn(estate, &ctx, kind.unused))
 }
 
 /// The context of the account and region a finding lives in, and its catalogue entry.
@@ -90,13 +90,21 @@ fn owner(estate: &Estate, f: &Finding) -> Option<(Ctx, &'static AnalyzerType)> {
     Some((ctx, kind))
 }
 
-/// The two analyzers the simulator keeps in every account+region where Access Analyzer is on.
+/// The two analyzers the simulator keeps in every account+region where Access Analyzer is on,
+/// and the two organisation analyzers of the delegated administrator (`Options::
+/// delegated_admin`). A simplification: an organisation analyzer reports the findings the
+/// member accounts' own analyzers report, access granted to another account of the
+/// organisation included (a real one trusts its organisation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Analyzer {
     /// Type ACCOUNT: external access.
     External,
     /// Type ACCOUNT_UNUSED_ACCESS.
     Unused,
+    /// Type ORGANIZATION, the delegated administrator's.
+    OrgExternal,
+    /// Type ORGANIZATION_UNUSED_ACCESS, the delegated administrator's.
+    OrgUnused,
 }
 
 impl Analyzer {
@@ -111,10 +119,46 @@ impl Analyzer {
         }
     }
 
+    /// The analyzers the caller keeps in its region.
+    fn of(estate: &Estate, ctx: &Ctx) -> Vec<Analyzer> {
+        let mut out = Vec::new();
+        if estate.is_enabled(ctx.account, ctx.region, Service::AccessAnalyzer) {
+            out.extend(Analyzer::ALL);
+            if estate.delegated_admin == Some(ctx.account) {
+                out.extend([Analyzer::OrgExternal, Analyzer::OrgUnused]);
+            }
+        }
+        out
+    }
+
+    /// The ARN of the analyzer that reports the findings of `ctx`'s account and region, as
+    /// Security Hub's copies name it: the delegated administrator's organisation analyzer
+    /// when there is one, else the account's own.
+    pub(crate) fn reporting_arn(estate: &Estate, ctx: &Ctx, unused: bool) -> String {
+        match estate
+            .delegated_admin
+            .and_then(|a| Ctx::of(estate, a, ctx.region, Service::AccessAnalyzer))
+        {
+            Some(admin) if unused => Analyzer::OrgUnused.arn(&admin),
+            Some(admin) => Analyzer::OrgExternal.arn(&admin),
+            None => Analyzer::new(unused).arn(ctx),
+        }
+    }
+
+    fn unused(self) -> bool {
+        matches!(self, Analyzer::Unused | Analyzer::OrgUnused)
+    }
+
+    fn org(self) -> bool {
+        matches!(self, Analyzer::OrgExternal | Analyzer::OrgUnused)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Analyzer::External => "sightline-sim",
             Analyzer::Unused => "sightline-sim-unused",
+            Analyzer::OrgExternal => "sightline-sim-org",
+            Analyzer::OrgUnused => "sightline-sim-org-unused",
         }
     }
 
@@ -122,6 +166,8 @@ impl Analyzer {
         match self {
             Analyzer::External => "ACCOUNT",
             Analyzer::Unused => "ACCOUNT_UNUSED_ACCESS",
+            Analyzer::OrgExternal => "ORGANIZATION",
+            Analyzer::OrgUnused => "ORGANIZATION_UNUSED_ACCESS",
         }
     }
 
@@ -136,7 +182,7 @@ impl Analyzer {
     }
 
     fn owns(self, t: &AnalyzerType) -> bool {
-        t.unused == (self == Analyzer::Unused)
+        t.unused == self.unused()
     }
 
     /// Resolves `analyzerArn`: a malformed ARN is a 400, one that is not here a 404.
@@ -153,10 +199,9 @@ impl Analyzer {
         if !well_formed {
             return Err(validation(&format!("{arn:?} is not an analyzer ARN")));
         }
-        let enabled = estate.is_enabled(ctx.account, ctx.region, Service::AccessAnalyzer);
-        Analyzer::ALL
+        Analyzer::of(estate, ctx)
             .into_iter()
-            .find(|a| enabled && a.arn(ctx) == arn)
+            .find(|a| a.arn(ctx) == arn)
             .ok_or_else(|| {
                 not_found(
                     &format!("Analyzer {arn} not found"),
@@ -185,15 +230,10 @@ fn list_analyzers(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let analyzers: Vec<Analyzer> =
-        if estate.is_enabled(ctx.account, ctx.region, Service::AccessAnalyzer) {
-            Analyzer::ALL
-                .into_iter()
-                .filter(|a| kind.is_none_or(|k| k == a.kind()))
-                .collect()
-        } else {
-            Vec::new()
-        };
+    let analyzers: Vec<Analyzer> = Analyzer::of(estate, ctx)
+        .into_iter()
+        .filter(|a| kind.is_none_or(|k| k == a.kind()))
+        .collect();
     let rendered: Vec<Value> = page
         .of(&analyzers)
         .map(|a| render_analyzer(estate, ctx, *a))
@@ -231,7 +271,7 @@ fn render_analyzer(estate: &Estate, ctx: &Ctx, analyzer: Analyzer) -> Value {
             json!(wire::iso(last.finding.updated)),
         );
     }
-    if analyzer == Analyzer::Unused {
+    if analyzer.unused() {
         map.insert(
             "configuration".into(),
             json!({ "unusedAccess": { "unusedAccessAge": 90 } }),
@@ -351,16 +391,28 @@ struct View<'a> {
     actions: &'static [&'static str],
 }
 
-/// The findings of `analyzer` in the caller's account and region, in creation order.
+/// The findings of `analyzer` in the caller's account and region (an organisation analyzer's:
+/// in every account of the region), in creation order.
 fn views<'e>(estate: &'e Estate, ctx: &Ctx, analyzer: Analyzer) -> Vec<View<'e>> {
     if !estate.is_enabled(ctx.account, ctx.region, Service::AccessAnalyzer) {
         return Vec::new();
     }
-    estate
-        .target_findings(ctx.account, ctx.region, Service::AccessAnalyzer)
-        .filter_map(|f| {
-            let kind = ANALYZER_TYPES.get(f.kind as usize)?;
-            analyzer.owns(kind).then(|| View::new(estate, ctx, f, kind))
+    let owners = if analyzer.org() {
+        ctx.seen(estate)
+    } else {
+        vec![ctx.clone()]
+    };
+    owners
+        .iter()
+        .flat_map(|owner| {
+            estate
+                .target_findings(owner.account, owner.region, Service::AccessAnalyzer)
+                .filter_map(move |f| {
+                    let kind = ANALYZER_TYPES.get(f.kind as usize)?;
+                    analyzer
+                        .owns(kind)
+                        .then(|| View::new(estate, owner, f, kind))
+                })
         })
         .collect()
 }

@@ -79,6 +79,16 @@ pub fn handle(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         (&Method::GET, ["detector", id]) => get_detector(estate, ctx, id),
         (&Method::POST, ["detector", id, "findings"]) => list_findings(estate, ctx, id, req),
         (&Method::POST, ["detector", id, "findings", "get"]) => get_findings(estate, ctx, id, req),
+        (&Method::GET, ["detector", id, "member"]) => match own_detector(estate, ctx, id) {
+            Ok(()) => super::members::list(
+                estate,
+                ctx,
+                &req.query,
+                &super::members::GUARDDUTY,
+                bad_request,
+            ),
+            Err(e) => e,
+        },
         _ => wire::rest_error(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
@@ -206,6 +216,7 @@ impl Dialect for Field {
 /// The facts about a finding that filters and sorts look at.
 struct Facts<'a> {
     f: &'a Finding,
+    account_id: &'a str,
     id: String,
     severity: f64,
 }
@@ -213,7 +224,7 @@ struct Facts<'a> {
 impl Facts<'_> {
     fn text(&self, field: Field, ctx: &Ctx) -> String {
         match field {
-            Field::AccountId => ctx.account_id.clone(),
+            Field::AccountId => self.account_id.to_owned(),
             Field::Region => ctx.region_code.clone(),
             Field::Id => self.id.clone(),
             Field::Type => threat_type(self.f).to_owned(),
@@ -271,16 +282,20 @@ fn sort_by(body: &Map<String, Value>, facts: &mut [Facts<'_>]) -> Result<(), Res
     Ok(())
 }
 
-/// The findings GuardDuty still serves in the caller's account and region: resolved ones are gone.
+/// The findings GuardDuty still serves in the caller's region (resolved ones are gone): the
+/// caller's own, and as the delegated administrator its members' too.
 fn served<'a>(estate: &'a Estate, ctx: &Ctx) -> impl Iterator<Item = &'a Finding> {
     estate
-        .target_findings(ctx.account, ctx.region, Service::GuardDuty)
+        .seen_accounts(ctx.account)
+        .into_iter()
+        .flat_map(move |a| estate.target_findings(a, ctx.region, Service::GuardDuty))
         .filter(|f| f.state != State::Resolved)
 }
 
-fn facts<'a>(estate: &Estate, f: &'a Finding) -> Facts<'a> {
+fn facts<'a>(estate: &'a Estate, f: &'a Finding) -> Facts<'a> {
     Facts {
         f,
+        account_id: &estate.accounts[f.account as usize].id,
         id: finding_id(estate.seed, f.serial),
         severity: severity_score(estate.seed, f),
     }

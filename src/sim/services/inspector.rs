@@ -61,8 +61,9 @@ pub fn native_finding(estate: &Estate, f: &Finding) -> Option<Value> {
     Some(render(estate, &ctx, &view))
 }
 
-/// `POST /status/batch/get`: the caller's own status; other accounts fail as they do for a
-/// member that is not the delegated administrator.
+/// `POST /status/batch/get`: the caller's own status, and every account's for the delegated
+/// administrator; for anyone else other accounts fail as they do for a member that is not the
+/// delegated administrator.
 fn batch_get_account_status(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
     let body = match parse_body(req) {
         Ok(b) => b,
@@ -94,8 +95,12 @@ fn batch_get_account_status(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Res
     let mut accounts = Vec::new();
     let mut failed = Vec::new();
     for id in ids {
-        if id == ctx.account_id {
-            let on = estate.is_enabled(ctx.account, ctx.region, Service::Inspector);
+        // The caller's own status; the delegated administrator reads every account's.
+        let readable = estate
+            .account_index(&id)
+            .filter(|&a| estate.sees(ctx.account, a));
+        if let Some(a) = readable {
+            let on = estate.is_enabled(a, ctx.region, Service::Inspector);
             accounts.push(json!({
                 "accountId": id,
                 "resourceState": {
@@ -172,20 +177,26 @@ fn list_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         );
     }
 
-    let mut views: Vec<View> = estate
-        .target_findings(ctx.account, ctx.region, Service::Inspector)
-        .filter_map(|f| View::new(estate, ctx, f))
-        .filter(|v| criteria.iter().all(|c| c.matches(v)))
+    // The caller's own findings; as the delegated administrator, every member's too.
+    let seen = ctx.seen(estate);
+    let mut views: Vec<(&Ctx, View)> = seen
+        .iter()
+        .flat_map(|c| {
+            estate
+                .target_findings(c.account, c.region, Service::Inspector)
+                .filter_map(move |f| View::new(estate, c, f).map(|v| (c, v)))
+        })
+        .filter(|(_, v)| criteria.iter().all(|c| c.matches(v)))
         .collect();
     if let Some((key, descending)) = sort {
         wire::sort_for_paging(
             &mut views,
             descending,
-            |v| v.finding.serial,
-            |a, b| key.compare(a, b),
+            |(_, v)| v.finding.serial,
+            |a, b| key.compare(&a.1, &b.1),
         );
     }
-    let findings: Vec<Value> = page.of(&views).map(|v| render(estate, ctx, v)).collect();
+    let findings: Vec<Value> = page.of(&views).map(|(c, v)| render(estate, c, v)).collect();
     page.answer("findings", findings, "nextToken", views.len())
 }
 

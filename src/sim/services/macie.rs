@@ -54,6 +54,7 @@ pub fn handle(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         (&Method::GET, "/macie") => get_macie_session,
         (&Method::POST, "/findings") => list_findings,
         (&Method::POST, "/findings/describe") => get_findings,
+        (&Method::GET, "/members") => list_members,
         _ => {
             return wire::rest_error(
                 StatusCode::NOT_FOUND,
@@ -163,6 +164,7 @@ impl Dialect for Field {
 /// The facts about a finding that filters and sorts look at.
 struct Facts<'a> {
     f: &'a Finding,
+    account_id: &'a str,
     id: String,
     count: i64,
 }
@@ -170,7 +172,7 @@ struct Facts<'a> {
 impl Facts<'_> {
     fn text(&self, field: Field, estate: &Estate, ctx: &Ctx) -> String {
         match field {
-            Field::AccountId => ctx.account_id.clone(),
+            Field::AccountId => self.account_id.to_owned(),
             Field::Region => ctx.region_code.clone(),
             Field::Id => self.id.clone(),
             Field::Type => macie_type(self.f).kind.to_owned(),
@@ -248,9 +250,10 @@ fn sort_by(body: &Map<String, Value>, facts: &mut [Facts<'_>]) -> Result<(), Res
     Ok(())
 }
 
-fn facts<'a>(estate: &Estate, f: &'a Finding) -> Facts<'a> {
+fn facts<'a>(estate: &'a Estate, f: &'a Finding) -> Facts<'a> {
     Facts {
         f,
+        account_id: &estate.accounts[f.account as usize].id,
         id: finding_id(estate.seed, f.serial),
         count: occurrences(estate.seed, f),
     }
@@ -263,6 +266,11 @@ fn occurrences(seed: u64, f: &Finding) -> i64 {
     } else {
         1
     }
+}
+
+/// `GET /members`: the delegated administrator's member accounts.
+fn list_members(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
+    super::members::list(estate, ctx, &req.query, &super::members::MACIE, validation)
 }
 
 fn list_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
@@ -284,8 +292,11 @@ fn list_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         Ok(c) => c,
         Err(e) => return e,
     };
+    // The caller's own findings; as the delegated administrator, every member's too.
     let mut found: Vec<Facts> = estate
-        .target_findings(ctx.account, ctx.region, Service::Macie)
+        .seen_accounts(ctx.account)
+        .into_iter()
+        .flat_map(|a| estate.target_findings(a, ctx.region, Service::Macie))
         .filter(|f| f.state != State::Resolved)
         .map(|f| facts(estate, f))
         .filter(|x| criteria.iter().all(|c| x.matches(c, estate, ctx)))

@@ -9,6 +9,7 @@ mod criteria;
 pub mod guardduty;
 pub mod inspector;
 pub mod macie;
+mod members;
 pub mod organizations;
 pub mod s3;
 pub mod securityhub;

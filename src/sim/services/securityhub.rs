@@ -16,7 +16,7 @@ use crate::sim::org::{Estate, Finding, Service, State};
 use crate::sim::wire::{self, BodyError, Ctx, Page, Paging, PagingError, SimRequest};
 
 use super::accessanalyzer::{self, Analyzer};
-use super::{guardduty, inspector, macie};
+use super::{guardduty, inspector, macie, members};
 
 const SCHEMA_VERSION: &str = "2018-10-08";
 /// ASFF `Severity.Label` by level (0 informational … 4 critical).
@@ -48,6 +48,13 @@ pub fn handle(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
     match (&req.method, req.path.as_str()) {
         (&Method::GET, "/accounts") => describe_hub(estate, ctx, req),
         (&Method::POST, "/findings") => get_findings(estate, ctx, req),
+        (&Method::GET, "/members") => members::list(
+            estate,
+            ctx,
+            &req.query,
+            &members::SECURITY_HUB,
+            invalid_input,
+        ),
         _ => wire::rest_error(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
@@ -136,17 +143,31 @@ fn get_findings(estate: &Estate, ctx: &Ctx, req: &SimRequest) -> Response {
         Ok(q) => q,
         Err(message) => return invalid_input(&message),
     };
-    let target = Target {
-        estate,
-        ctx,
-        account: &ctx.account_id,
-        region: &ctx.region_code,
-    };
-    let mut rows: Vec<&Finding> = served(estate, ctx.account, ctx.region)
-        .filter(|f| query.admits(&target, f))
+    // The caller's own findings; as the delegated administrator, every member's too.
+    let seen: Vec<Ctx> = ctx
+        .seen(estate)
+        .into_iter()
+        .filter(|c| estate.is_enabled(c.account, c.region, Service::SecurityHub))
         .collect();
-    rows.sort_by(|a, b| query.order(a, b));
-    let findings: Vec<Value> = query.page.of(&rows).map(|f| render(&target, f)).collect();
+    let targets: Vec<Target> = seen
+        .iter()
+        .map(|c| Target {
+            estate,
+            ctx: c,
+            account: &c.account_id,
+            region: &c.region_code,
+        })
+        .collect();
+    let mut rows: Vec<(&Target, &Finding)> = targets
+        .iter()
+        .flat_map(|t| {
+            served(estate, t.ctx.account, t.ctx.region)
+                .filter(|f| query.admits(t, f))
+                .map(move |f| (t, f))
+        })
+        .collect();
+    rows.sort_by(|a, b| query.order(a.1, b.1));
+    let findings: Vec<Value> = query.page.of(&rows).map(|(t, f)| render(t, f)).collect();
     query
         .page
         .answer("Findings", findings, "NextToken", rows.len())
@@ -638,7 +659,7 @@ fn finding_id(t: &Target, f: &Finding) -> String {
         Service::Macie => macie::finding_id(t.estate.seed, f.serial),
         Service::AccessAnalyzer => {
             let kind = analyzer_type(f);
-            let analyzer = Analyzer::new(kind.unused).arn(t.ctx);
+            let analyzer = Analyzer::reporting_arn(t.estate, t.ctx, kind.unused);
             let (resource, _) = accessanalyzer::resource(t.estate, t.ctx, f, kind);
             if kind.unused {
                 format!("{analyzer}/{resource}/{}", unused_id_suffix(kind.kind))

@@ -17,7 +17,7 @@ pub fn id(seed: u64, domain: u64, serial: u32) -> String {
 }
 
 /// The finding `service` still serves (resolved ones are gone) under `id` in the caller's
-/// account and region; `id_of` is how the service spells its ids.
+/// account and region (or a member's, for the delegated administrator); `id_of` is how the service spells its ids.
 pub fn lookup<'a>(
     estate: &'a Estate,
     ctx: &Ctx,
@@ -34,7 +34,7 @@ pub fn lookup<'a>(
         .get((serial as usize).checked_sub(1)?)
         .filter(|f| f.serial == serial)
         .or_else(|| estate.findings.iter().find(|f| f.serial == serial))?;
-    (f.account as usize == ctx.account
+    (estate.sees(ctx.account, f.account as usize)
         && f.region as usize == ctx.region
         && f.service == service
         && f.state != State::Resolved
