@@ -93,7 +93,10 @@ pub struct AwsConfig {
     pub secret_access_key: Option<Secret>,
     #[serde(default = "default_sources")]
     pub sources: Vec<Source>,
-    /// Delegated-administrator mode: read each service once per region from this account.
+    /// Delegated-administrator mode: read each service once per region from this account (the
+    /// delegated administrator of all five), which sees every member's findings, instead of
+    /// from every account. Coverage comes from its member lists. Its role is assumed like
+    /// every account's.
     #[serde(default)]
     pub delegated_admin_account_id: Option<AccountId>,
     /// Discover the accounts through AWS Organizations `ListAccounts` (config entries still
@@ -458,13 +461,6 @@ impl Config {
                 "set aws.organizations_account_id too: the account (management or delegated administrator) whose role can list the organisation's accounts".into(),
             );
         }
-        // Accepted in the file format already, refused until the poller does it.
-        if self.aws.delegated_admin_account_id.is_some() {
-            return fail(
-                "aws.delegated_admin_account_id",
-                "delegated-administrator mode is not built yet in this version: Sightline reads every listed account".into(),
-            );
-        }
         if let Some(auth) = &self.auth {
             if axum::http::HeaderName::from_bytes(auth.user_header.as_bytes()).is_err() {
                 return fail(
@@ -727,9 +723,17 @@ owner = "payments"
             "[aws]",
             "[aws]\ndelegated_admin_account_id = \"999999999999\"",
         );
-        assert!(err(&delegated).starts_with(
-            "aws.delegated_admin_account_id: delegated-administrator mode is not built yet"
-        ));
+        let config = Config::parse(&delegated).unwrap();
+        assert_eq!(
+            config.aws.delegated_admin_account_id.unwrap().as_str(),
+            "999999999999"
+        );
+        let bad = MINIMAL.replace("[aws]", "[aws]\ndelegated_admin_account_id = \"12345\"");
+        assert!(
+            err(&bad).starts_with("aws.delegated_admin_account_id"),
+            "{}",
+            err(&bad)
+        );
     }
 
     #[test]

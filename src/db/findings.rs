@@ -353,13 +353,13 @@ pub async fn store_unparseable(
     Ok(())
 }
 
-/// After a complete full sweep of (account, region) read through `via`: the findings that
-/// `via` reported before and no longer returns are resolved (GuardDuty and Macie forget
-/// resolved findings). A finding whose own service still reports it is left alone when only
+/// After a complete full sweep of the accounts in a region read through `via` (one account, or
+/// the members a delegated administrator covers): the findings that `via` reported before and
+/// no longer returns are resolved (GuardDuty and Macie forget resolved findings). A finding whose own service still reports it is left alone when only
 /// its Security Hub copy disappeared. Returns how many were resolved.
 pub async fn resolve_unseen(
     conn: &mut PgConnection,
-    account_id: &str,
+    account_ids: &[String],
     region: &str,
     via: &str,
     seen: &[Uuid],
@@ -370,19 +370,19 @@ pub async fn resolve_unseen(
         WITH gone AS (
             UPDATE findings f
             SET previous_status = f.status, previous_severity = f.severity, status = 'resolved', updated_at = $5
-            WHERE f.account_id = $1 AND f.region = $2 AND f.provenance ? $3 AND f.status <> 'resolved'
+            WHERE f.account_id = ANY($1) AND f.region = $2 AND f.provenance ? $3 AND f.status <> 'resolved'
               AND (f.source::text = $3 OR NOT f.provenance ? f.source::text)
               AND f.id <> ALL($4)
-            RETURNING f.id, f.previous_status, f.severity
+            RETURNING f.id, f.account_id, f.previous_status, f.severity
         ),
         ev AS (
             INSERT INTO finding_events (finding_id, account_id, kind, at, from_status, to_status, from_severity, to_severity)
-            SELECT id, $1, 'resolved', $5, previous_status, 'resolved', severity, severity FROM gone
+            SELECT id, account_id, 'resolved', $5, previous_status, 'resolved', severity, severity FROM gone
             RETURNING 1
         )
         SELECT count(*) AS "n!" FROM ev
         "#,
-        account_id,
+        account_ids,
         region,
         via,
         seen,

@@ -109,8 +109,27 @@ impl Poller {
     /// returns. `shutdown` stops it after the pages in flight are stored.
     pub async fn run_cycle(&self, shutdown: watch::Receiver<bool>) -> anyhow::Result<CycleSummary> {
         let started = Instant::now();
-        let (watched, ou_paths, discovery_error) = self.watched_accounts().await;
+        let (mut watched, ou_paths, discovery_error) = self.watched_accounts().await;
+        let admin = self.config.aws.delegated_admin_account_id.clone();
+        // The delegated administrator is watched too: its targets' coverage and runs are its.
+        if let Some(admin) = &admin
+            && !watched.iter().any(|a| &a.id == admin)
+        {
+            watched.push(AccountConfig {
+                id: admin.clone(),
+                name: "delegated administrator".into(),
+                environment: String::new(),
+                owner: String::new(),
+                role_arn: None,
+            });
+        }
         let accounts: Vec<String> = watched.iter().map(|a| a.id.to_string()).collect();
+        // Poll targets: every watched account's, or in delegated-administrator mode the
+        // administrator's alone (it reads every member's findings, region by region).
+        let polled: Vec<String> = match &admin {
+            Some(admin) => vec![admin.to_string()],
+            None => accounts.clone(),
+        };
         let regions: Vec<String> = self
             .config
             .aws
@@ -131,7 +150,7 @@ impl Poller {
         db::accounts::set_ou_paths(&self.pool, &ou_paths)
             .await
             .context("cannot store the accounts' OU paths")?;
-        db::poll::ensure_targets(&self.pool, &accounts, &regions, &sources)
+        db::poll::ensure_targets(&self.pool, &polled, &regions, &sources)
             .await
             .context("cannot create poll targets")?;
         // Pollers that start together share one cycle and poll each target once in it.
@@ -154,7 +173,9 @@ impl Poller {
                 owner: self.owner.clone(),
                 cycle_id,
                 cycle_started,
-                accounts: accounts.clone(),
+                accounts: polled.clone(),
+                watched: accounts.clone(),
+                admin: admin.clone(),
                 regions: regions.clone(),
                 sources: sources.clone(),
                 summary: summary.clone(),
@@ -332,7 +353,12 @@ struct Worker {
     owner: String,
     cycle_id: Uuid,
     cycle_started: DateTime<Utc>,
+    /// The accounts whose targets are polled: the watched ones, or the delegated administrator.
     accounts: Vec<String>,
+    /// Every watched account.
+    watched: Vec<String>,
+    /// Delegated-administrator mode: the administrator.
+    admin: Option<AccountId>,
     regions: Vec<String>,
     sources: Vec<String>,
     summary: Arc<Mutex<CycleSummary>>,
@@ -441,8 +467,10 @@ impl Worker {
         }
         heartbeat.abort();
 
+        let mut members = None;
         let (state, message, stats, error, complete) = match outcome {
-            Ok((enabled, stats)) => {
+            Ok((enabled, stats, listed)) => {
+                members = listed;
                 let (state, message) = match enabled {
                     Enabled::Yes => ("enabled", String::new()),
                     Enabled::No(m) => ("not_enabled", m),
@@ -492,6 +520,10 @@ impl Worker {
             &message,
         )
         .await?;
+        if self.admin.as_ref().map(AccountId::as_str) == Some(target.account_id.as_str()) {
+            self.record_members(&target, state, &message, members)
+                .await?;
+        }
         db::poll::finish_run(&self.pool, run_id, &stats, error.as_deref()).await?;
         db::poll::release(
             &self.pool,
@@ -517,12 +549,78 @@ impl Worker {
         Ok(())
     }
 
+    /// The coverage of the watched accounts other than the delegated administrator, from its
+    /// target `target`: what it listed of its members, or when it could not be read, its own
+    /// state (`state`, `message`) for every member.
+    async fn record_members(
+        &self,
+        target: &Target,
+        state: &str,
+        message: &str,
+        members: Members,
+    ) -> anyhow::Result<()> {
+        let admin = &target.account_id;
+        let rows: Vec<(String, &str, String)> = match members {
+            Some(Ok(list)) => list
+                .into_iter()
+                .map(|(account, enabled)| {
+                    let (state, message) = match enabled {
+                        Enabled::Yes => ("enabled", String::new()),
+                        Enabled::No(m) => ("not_enabled", m),
+                        Enabled::Unknown(m) => ("unknown", m),
+                    };
+                    (account.to_string(), state, message)
+                })
+                .collect(),
+            Some(Err(e)) => {
+                let state = match e.kind {
+                    FailureKind::AccessDenied => "access_denied",
+                    _ => "error",
+                };
+                let message = format!(
+                    "cannot list the members of the delegated administrator {admin}: {}",
+                    e.message
+                );
+                tracing::warn!("{message}");
+                self.others(admin)
+                    .map(|a| (a, state, message.clone()))
+                    .collect()
+            }
+            // Stopped by shutdown: nothing was learnt.
+            None if state == "enabled" => Vec::new(),
+            None => {
+                let message = format!("through the delegated administrator {admin}: {message}");
+                self.others(admin)
+                    .map(|a| (a, state, message.clone()))
+                    .collect()
+            }
+        };
+        for (account, state, message) in rows {
+            db::coverage::record(
+                &self.pool,
+                &account,
+                &target.region,
+                &target.source,
+                state,
+                &message,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The watched accounts other than `admin`.
+    fn others<'a>(&'a self, admin: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.watched.iter().filter(move |a| *a != admin).cloned()
+    }
+
     /// Reads one target through its source; on success finishes the listing (watermark, sweep).
+    /// A delegated administrator's target also lists its members (`Members`).
     async fn read_source(
         &self,
         target: &Target,
         since: Option<DateTime<Utc>>,
-    ) -> Result<(Enabled, db::poll::RunStats), (Stop, db::poll::RunStats)> {
+    ) -> Result<(Enabled, db::poll::RunStats, Members), (Stop, db::poll::RunStats)> {
         let bad = |m: String| {
             (
                 Stop::Call(errors::CallError::other(m)),
@@ -541,6 +639,7 @@ impl Worker {
             .source
             .parse()
             .map_err(|e: crate::domain::ParseError| bad(e.0))?;
+        let delegated_admin = self.admin.as_ref() == Some(&account);
         let ctx = TargetCtx {
             clients: &self.clients,
             sdk: self.clients.config_for(&account, region.as_str()).await,
@@ -548,8 +647,12 @@ impl Worker {
             region,
             since,
             seen_at: Utc::now(),
+            delegated_admin,
         };
         let mut sink = PageSink::new(&self.pool, target, since.is_none(), self.shutdown.clone());
+        if delegated_admin {
+            sink.keep_only(self.watched.iter().cloned());
+        }
         let result = match source {
             Source::SecurityHub => sources::securityhub::poll(&ctx, &mut sink).await,
             Source::GuardDuty => sources::guardduty::poll(&ctx, &mut sink).await,
@@ -557,16 +660,49 @@ impl Worker {
             Source::Macie => sources::macie::poll(&ctx, &mut sink).await,
             Source::AccessAnalyzer => sources::accessanalyzer::poll(&ctx, &mut sink).await,
         };
+        if sink.outside > 0 {
+            tracing::info!(
+                passed_over = sink.outside,
+                "findings of accounts Sightline does not watch were not stored"
+            );
+        }
         match result {
-            Ok(Enabled::Yes) => match sink.finish().await {
-                Ok(_) => Ok((Enabled::Yes, sink.stats)),
-                Err(stop) => Err((stop, sink.stats)),
-            },
-            Ok(other) => Ok((other, sink.stats)),
+            Ok(Enabled::Yes) => {
+                let members = if delegated_admin {
+                    let others: Vec<AccountId> = self
+                        .others(ctx.account.as_str())
+                        .filter_map(|a| a.parse().ok())
+                        .collect();
+                    let listed = sources::members::coverage(&ctx, source, &others).await;
+                    // A full sweep resolves what it no longer returns in the accounts it
+                    // covers: itself and its enabled members.
+                    let mut covered = vec![ctx.account.to_string()];
+                    if let Ok(list) = &listed {
+                        covered.extend(
+                            list.iter()
+                                .filter(|(_, e)| *e == Enabled::Yes)
+                                .map(|(a, _)| a.to_string()),
+                        );
+                    }
+                    sink.resolve_in(covered);
+                    Some(listed)
+                } else {
+                    None
+                };
+                match sink.finish().await {
+                    Ok(_) => Ok((Enabled::Yes, sink.stats, members)),
+                    Err(stop) => Err((stop, sink.stats)),
+                }
+            }
+            Ok(other) => Ok((other, sink.stats, None)),
             Err(stop) => Err((stop, sink.stats)),
         }
     }
 }
+
+/// What a delegated administrator's target said of its members: their coverage, or why it could
+/// not list them; `None` for any other target, or when the administrator's read failed.
+type Members = Option<Result<Vec<(AccountId, Enabled)>, errors::CallError>>;
 
 /// Lets a target go after a database failure, so another poller may take it.
 async fn release_after_failure(pool: &PgPool, target: &Target, owner: &str) {

@@ -26,6 +26,14 @@ pub struct PageSink<'a> {
     seen: Option<HashSet<Uuid>>,
     /// Newest `updated_at` stored, for sources whose pages are not sorted by it.
     newest: Option<DateTime<Utc>>,
+    /// The accounts whose findings are stored (a delegated administrator reports accounts
+    /// Sightline may not watch); `None`: every finding's.
+    keep: Option<HashSet<String>>,
+    /// Findings of other accounts passed over (`keep`).
+    pub outside: u64,
+    /// The accounts whose findings a full sweep resolves when the source no longer returns
+    /// them: the target's own, or the members a delegated administrator covers.
+    resolve_in: Vec<String>,
 }
 
 /// Why a poll stopped early.
@@ -65,7 +73,21 @@ impl<'a> PageSink<'a> {
             stats: RunStats::default(),
             seen: full_sweep.then(HashSet::new),
             newest: None,
+            keep: None,
+            outside: 0,
+            resolve_in: vec![target.account_id.clone()],
         }
+    }
+
+    /// Stores the findings of these accounts only.
+    pub fn keep_only(&mut self, accounts: impl IntoIterator<Item = String>) {
+        self.keep = Some(accounts.into_iter().collect());
+    }
+
+    /// After a full sweep, resolves the unseen findings of these accounts (instead of the
+    /// target's own account's).
+    pub fn resolve_in(&mut self, accounts: Vec<String>) {
+        self.resolve_in = accounts;
     }
 
     /// Stores one page. `sorted`: the source returns findings oldest first, so the watermark
@@ -75,7 +97,17 @@ impl<'a> PageSink<'a> {
         let mut bad = Vec::new();
         for item in items {
             match item {
-                Ok(f) => good.push(f),
+                Ok(f) => {
+                    if self
+                        .keep
+                        .as_ref()
+                        .is_some_and(|k| !k.contains(f.account_id.as_str()))
+                    {
+                        self.outside += 1;
+                    } else {
+                        good.push(f);
+                    }
+                }
                 Err(raw_and_reason) => bad.push(raw_and_reason),
             }
         }
@@ -120,7 +152,7 @@ impl<'a> PageSink<'a> {
             let ids: Vec<Uuid> = seen.iter().copied().collect();
             resolved = db::findings::resolve_unseen(
                 &mut tx,
-                &self.target.account_id,
+                &self.resolve_in,
                 &self.target.region,
                 &self.target.source,
                 &ids,

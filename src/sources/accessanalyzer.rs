@@ -15,27 +15,38 @@ use crate::poller::clients::Pace;
 use crate::poller::errors::classify;
 use crate::poller::sink::{Normalised, PageSink, Stop};
 
-/// Reads the target: `ListAnalyzers` (none: not enabled), then for each analyzer every
+/// Reads the target: `ListAnalyzers` (none: not enabled; a delegated administrator's
+/// organisation analyzers only), then for each analyzer every
 /// `ListFindingsV2` page (there is no time filter), fetching with `GetFindingV2` only the
 /// findings updated since `since`. Pages are not sorted: the watermark moves at the end.
 pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled, Stop> {
     let client = aws_sdk_accessanalyzer::Client::new(&t.sdk);
-    t.pace("ListAnalyzers", Pace::Default).await;
-    let analyzers = client
-        .list_analyzers()
-        .send()
-        .await
-        .map_err(|e| classify(&e))?;
-    let arns: Vec<String> = analyzers
-        .analyzers()
-        .iter()
-        .map(|a| a.arn().to_owned())
-        .collect();
+    let arns: Vec<String> = if t.delegated_admin {
+        // Its organisation analyzers only: its account analyzers report a subset of theirs,
+        // under other ARNs, so they would count its own findings twice.
+        super::members::organisation_analyzers(t).await?
+    } else {
+        t.pace("ListAnalyzers", Pace::Default).await;
+        let analyzers = client
+            .list_analyzers()
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        analyzers
+            .analyzers()
+            .iter()
+            .map(|a| a.arn().to_owned())
+            .collect()
+    };
     if arns.is_empty() {
-        return Ok(Enabled::No(format!(
-            "no IAM Access Analyzer analyzer in {}",
-            t.region
-        )));
+        return Ok(Enabled::No(if t.delegated_admin {
+            format!(
+                "no active organisation analyzer of IAM Access Analyzer in {}",
+                t.region
+            )
+        } else {
+            format!("no IAM Access Analyzer analyzer in {}", t.region)
+        }));
     }
     for analyzer in arns {
         let mut token: Option<String> = None;

@@ -19,7 +19,7 @@ use crate::poller::errors::{CallError, classify};
 use crate::poller::sink::{PageSink, Stop};
 
 /// Reads the target: `BatchGetAccountStatus` for coverage, then `ListFindings` pages of 100 of
-/// this account's findings updated since `since`. Inspector cannot sort by update time, so the
+/// this account's findings (a delegated administrator's: every member's) updated since `since`. Inspector cannot sort by update time, so the
 /// watermark moves when the listing ends.
 pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled, Stop> {
     let client = aws_sdk_inspector2::Client::new(&t.sdk);
@@ -58,12 +58,16 @@ pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled,
             ));
         }
     }
-    let account_filter = StringFilter::builder()
-        .comparison(StringComparison::Equals)
-        .value(t.account.as_str())
-        .build()
-        .map_err(|e| CallError::other(e.to_string()))?;
-    let mut criteria = FilterCriteria::builder().aws_account_id(account_filter);
+    let mut criteria = FilterCriteria::builder();
+    // The delegated administrator reads every member's findings; an account only its own.
+    if !t.delegated_admin {
+        let account_filter = StringFilter::builder()
+            .comparison(StringComparison::Equals)
+            .value(t.account.as_str())
+            .build()
+            .map_err(|e| CallError::other(e.to_string()))?;
+        criteria = criteria.aws_account_id(account_filter);
+    }
     if let Some(since) = t.since {
         let end = chrono::Utc::now() + chrono::Duration::days(1);
         criteria = criteria.updated_at(

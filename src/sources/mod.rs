@@ -11,6 +11,7 @@ pub mod cloudtrail;
 pub mod guardduty;
 pub mod inspector;
 pub mod macie;
+pub mod members;
 pub mod organizations;
 pub mod s3;
 pub mod securityhub;
@@ -35,6 +36,8 @@ pub struct TargetCtx<'a> {
     pub since: Option<DateTime<Utc>>,
     /// When this poll started: every finding read is "seen" at this time.
     pub seen_at: DateTime<Utc>,
+    /// `account` is the delegated administrator: read every member's findings through it.
+    pub delegated_admin: bool,
 }
 
 impl TargetCtx<'_> {

@@ -33,12 +33,24 @@ async fn setup(
     seed: u64,
     extra: &str,
 ) -> (SimHandle, tempfile::TempDir, std::path::PathBuf, String) {
-    let sim = spawn(Options {
-        seed,
-        ..Options::default()
-    })
+    setup_with(
+        pool,
+        Options {
+            seed,
+            ..Options::default()
+        },
+        extra,
+    )
     .await
-    .unwrap();
+}
+
+/// `setup` of a simulator generated with `opts`.
+async fn setup_with(
+    pool: &PgPool,
+    opts: Options,
+    extra: &str,
+) -> (SimHandle, tempfile::TempDir, std::path::PathBuf, String) {
+    let sim = spawn(opts).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(&sim, &dir, extra).await;
     let db = url_of(pool).await;
@@ -296,6 +308,95 @@ async fn one_cycle_equals_the_truth_and_a_quiet_second_cycle_is_cheap(pool: PgPo
         .await
         .unwrap();
     assert_eq!(events, events_after);
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn a_delegated_administrator_is_read_once_per_region_for_the_whole_organisation(
+    pool: PgPool,
+) {
+    // Every cycle is a full sweep, so findings GuardDuty and Macie forget get resolved.
+    let opts = Options {
+        seed: 7,
+        delegated_admin: true,
+        ..Options::default()
+    };
+    let (sim, _dir, config, db) =
+        setup_with(&pool, opts, "[poller]\nfull_sweep_interval = \"0s\"\n").await;
+    let (admin, refused) = {
+        let e = sim.state.estate.read().unwrap();
+        let refused = e
+            .accounts
+            .iter()
+            .find(|a| a.access == sightline::sim::org::Access::RoleDenied)
+            .unwrap()
+            .id
+            .clone();
+        (e.accounts[e.delegated_admin.unwrap()].id.clone(), refused)
+    };
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains(&format!("delegated_admin_account_id = \"{admin}\""))
+    );
+
+    // 6 regions x 5 sources of one account, instead of 24 accounts' 720 targets.
+    let summary = poll_once(&db, &config).await;
+    assert!(
+        summary.contains(" 30 targets") && summary.contains(" 0 errors"),
+        "{summary}"
+    );
+    // Every member's findings and coverage, even of the account whose role Sightline cannot
+    // assume: the administrator reads for it.
+    assert_matches_truth(&sim, &pool, &["open", "suppressed", "resolved"]).await;
+    coverage_matches_truth(&sim, &pool).await;
+    let of_refused: i64 = sqlx::query_scalar("SELECT count(*) FROM findings WHERE account_id = $1")
+        .bind(&refused)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(of_refused > 0, "no findings of the account without a role");
+    // No finding service was asked by any other account.
+    let finding_services = [
+        "securityhub",
+        "guardduty",
+        "inspector",
+        "macie",
+        "accessanalyzer",
+    ];
+    let asked: Vec<String> = requests(&sim)
+        .await
+        .into_keys()
+        .filter(|k| {
+            let parts: Vec<&str> = k.splitn(4, '/').collect();
+            finding_services.contains(&parts[2]) && parts[0] != admin
+        })
+        .collect();
+    assert!(asked.is_empty(), "{asked:?}");
+    let runs: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT account_id) FROM poll_runs WHERE account_id IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(runs, 1);
+
+    // Three days later, one cycle picks up the changes in every member.
+    let (status, _) = http_with_body("POST", &format!("{}/_sim/advance?days=3", sim.url), "")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    poll_once(&db, &config).await;
+    assert_matches_truth(&sim, &pool, &["open", "suppressed"]).await;
+    let resolved_accounts: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT account_id) FROM finding_events WHERE kind = 'resolved'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        resolved_accounts > 5,
+        "{resolved_accounts} accounts saw resolutions"
+    );
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]

@@ -317,10 +317,16 @@ async fn events_carry_their_findings_account_and_an_accounts_newest_come_first(p
     // A full sweep of one (account, region) that no longer sees anything resolves the rest.
     let (account, region) = (batch[1].account_id.to_string(), batch[1].region.to_string());
     let mut conn = pool.acquire().await.unwrap();
-    let resolved =
-        findings::resolve_unseen(&mut conn, &account, &region, "securityhub", &[], t(4, 0))
-            .await
-            .unwrap();
+    let resolved = findings::resolve_unseen(
+        &mut conn,
+        std::slice::from_ref(&account),
+        &region,
+        "securityhub",
+        &[],
+        t(4, 0),
+    )
+    .await
+    .unwrap();
     assert!(resolved > 0);
 
     let (events, astray): (i64, i64) = sqlx::query_as(
