@@ -9,10 +9,12 @@ use super::{
     Enabled, NormaliseError, TargetCtx, account, next_page, opt_text, parse_time, region, text,
     time,
 };
-use crate::domain::{CanonicalKey, Finding, Region, Severity, Source, Status};
+use aws_sdk_accessanalyzer::types::{AnalyzerStatus, Type as AnalyzerType};
+
+use crate::domain::{AccountId, CanonicalKey, Finding, Region, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
 use crate::poller::clients::Pace;
-use crate::poller::errors::classify;
+use crate::poller::errors::{CallError, classify};
 use crate::poller::sink::{Normalised, PageSink, Stop};
 
 /// Reads the target: `ListAnalyzers` (none: not enabled; a delegated administrator's
@@ -24,7 +26,7 @@ pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled,
     let arns: Vec<String> = if t.delegated_admin {
         // Its organisation analyzers only: its account analyzers report a subset of theirs,
         // under other ARNs, so they would count its own findings twice.
-        super::members::organisation_analyzers(t).await?
+        organisation_analyzers(t).await?
     } else {
         t.pace("ListAnalyzers", Pace::Default).await;
         let analyzers = client
@@ -196,6 +198,58 @@ pub fn region_of(analyzer_arn: &str) -> Result<Region, NormaliseError> {
         super::arn_region(analyzer_arn)
             .ok_or_else(|| NormaliseError(format!("{analyzer_arn:?} has no region")))?,
     )
+}
+
+/// An active organisation analyzer (external or unused access) covers every account.
+pub async fn member_coverage(
+    t: &TargetCtx<'_>,
+    accounts: &[AccountId],
+) -> Result<Vec<(AccountId, Enabled)>, CallError> {
+    let active = organisation_analyzers(t).await?.is_empty().then(|| {
+        Enabled::No(format!(
+            "no active organisation analyzer in the delegated administrator {} in {}",
+            t.account, t.region
+        ))
+    });
+    let state = active.unwrap_or(Enabled::Yes);
+    Ok(accounts
+        .iter()
+        .map(|a| (a.clone(), state.clone()))
+        .collect())
+}
+
+/// The ARNs of the active organisation analyzers (types `ORGANIZATION` and
+/// `ORGANIZATION_UNUSED_ACCESS`) in the target: what a delegated administrator reads.
+pub async fn organisation_analyzers(t: &TargetCtx<'_>) -> Result<Vec<String>, CallError> {
+    let client = aws_sdk_accessanalyzer::Client::new(&t.sdk);
+    let mut out = Vec::new();
+    for kind in [
+        AnalyzerType::Organization,
+        AnalyzerType::OrganizationUnusedAccess,
+    ] {
+        let mut token = None;
+        loop {
+            t.pace("ListAnalyzers", Pace::Default).await;
+            let page = client
+                .list_analyzers()
+                .r#type(kind.clone())
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            out.extend(
+                page.analyzers()
+                    .iter()
+                    .filter(|a| *a.status() == AnalyzerStatus::Active)
+                    .map(|a| a.arn().to_owned()),
+            );
+            token = next_page(page.next_token());
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

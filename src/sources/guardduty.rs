@@ -2,6 +2,8 @@
 //! Severity is a 0–10 score; an archived finding is suppressed; a finding GuardDuty no longer
 //! returns is resolved (by the full sweep).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -14,7 +16,7 @@ use super::{
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
 use crate::poller::clients::Pace;
-use crate::poller::errors::classify;
+use crate::poller::errors::{CallError, classify};
 use crate::poller::sink::{PageSink, Stop};
 
 /// Reads the target: `ListDetectors` (none: not enabled), then per detector `ListFindings`
@@ -147,6 +149,49 @@ fn resource(raw: &Value) -> (Option<String>, Option<String>) {
     .iter()
     .find_map(|p| opt_text(raw, p));
     (kind, id)
+}
+
+/// `ListMembers` of the administrator's detector (associated only): `Enabled` members are
+/// covered.
+pub async fn members(t: &TargetCtx<'_>) -> Result<HashMap<String, Enabled>, CallError> {
+    let client = aws_sdk_guardduty::Client::new(&t.sdk);
+    t.pace("ListDetectors", Pace::Default).await;
+    let detectors = client
+        .list_detectors()
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    let mut out = HashMap::new();
+    for detector in detectors.detector_ids() {
+        let mut token = None;
+        loop {
+            t.pace("ListMembers", Pace::Default).await;
+            let page = client
+                .list_members()
+                .detector_id(detector)
+                .only_associated("true")
+                .max_results(50)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for m in page.members() {
+                let Some(id) = m.account_id() else { continue };
+                let status = m.relationship_status().unwrap_or("");
+                let state = if status.eq_ignore_ascii_case("Enabled") {
+                    Enabled::Yes
+                } else {
+                    Enabled::No(format!("GuardDuty member status {status}"))
+                };
+                out.insert(id.to_owned(), state);
+            }
+            token = next_page(page.next_token());
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

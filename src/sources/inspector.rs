@@ -1,6 +1,8 @@
 //! Amazon Inspector (v2): `ListFindings`. Timestamps arrive as epoch seconds; `UNTRIAGED` is
 //! informational; `CLOSED` is resolved.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -12,7 +14,7 @@ use super::{
     Enabled, NormaliseError, TargetCtx, account, arn_region, next_page, normalise_all,
     not_enabled_or, opt_text, region, text, time,
 };
-use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
+use crate::domain::{AccountId, CanonicalKey, Finding, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
 use crate::poller::clients::Pace;
 use crate::poller::errors::{CallError, classify};
@@ -145,6 +147,60 @@ pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, Normali
         seen_at,
         raw: raw.clone(),
     })
+}
+
+/// `BatchGetAccountStatus` takes at most 10 account ids.
+const MEMBER_BATCH: usize = 10;
+
+/// `BatchGetAccountStatus` of the accounts, 10 at a time: the administrator reads its
+/// members' status; an account it cannot read is `unknown`, with Inspector's reason.
+pub async fn member_coverage(
+    t: &TargetCtx<'_>,
+    accounts: &[AccountId],
+) -> Result<Vec<(AccountId, Enabled)>, CallError> {
+    let client = aws_sdk_inspector2::Client::new(&t.sdk);
+    let mut states: HashMap<String, Enabled> = HashMap::new();
+    for chunk in accounts.chunks(MEMBER_BATCH) {
+        t.pace("BatchGetAccountStatus", Pace::Default).await;
+        let out = client
+            .batch_get_account_status()
+            .set_account_ids(Some(chunk.iter().map(|a| a.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for a in out.accounts() {
+            let state = match a.state().map(|s| s.status()) {
+                Some(AccountStatus::Enabled) | Some(AccountStatus::Enabling) => Enabled::Yes,
+                Some(AccountStatus::Disabled) | Some(AccountStatus::Disabling) => {
+                    Enabled::No(format!("Inspector is disabled in {}", t.region))
+                }
+                Some(other) => {
+                    Enabled::Unknown(format!("Inspector account status {}", other.as_str()))
+                }
+                None => Enabled::Unknown("BatchGetAccountStatus returned no state".into()),
+            };
+            states.insert(a.account_id().to_owned(), state);
+        }
+        for f in out.failed_accounts() {
+            states.insert(
+                f.account_id().to_owned(),
+                Enabled::Unknown(format!(
+                    "{}: {}",
+                    f.error_code().as_str(),
+                    f.error_message()
+                )),
+            );
+        }
+    }
+    Ok(accounts
+        .iter()
+        .map(|a| {
+            let state = states.remove(a.as_str()).unwrap_or_else(|| {
+                Enabled::Unknown("BatchGetAccountStatus did not answer for this account".into())
+            });
+            (a.clone(), state)
+        })
+        .collect())
 }
 
 #[cfg(test)]

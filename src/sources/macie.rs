@@ -1,11 +1,14 @@
 //! Amazon Macie: `ListFindings` then `GetFindings` (at most 50 ids). Severity is Low, Medium or
 //! High; an archived finding is suppressed; a finding Macie no longer returns is resolved.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use aws_sdk_macie2::types::{
-    CriterionAdditionalProperties, FindingCriteria, MacieStatus, OrderBy, SortCriteria,
+    CriterionAdditionalProperties, FindingCriteria, MacieStatus, OrderBy, RelationshipStatus,
+    SortCriteria,
 };
 
 use super::{
@@ -15,7 +18,7 @@ use super::{
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
 use crate::poller::clients::Pace;
-use crate::poller::errors::classify;
+use crate::poller::errors::{CallError, classify};
 use crate::poller::sink::{PageSink, Stop};
 
 /// Reads the target: `GetMacieSession` for coverage, then `ListFindings` pages of 50 ids,
@@ -139,6 +142,40 @@ pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, Normali
         seen_at,
         raw: raw.clone(),
     })
+}
+
+/// `ListMembers` (associated only): `Enabled` members are covered, and `Paused` ones too (a
+/// paused Macie still holds its findings).
+pub async fn members(t: &TargetCtx<'_>) -> Result<HashMap<String, Enabled>, CallError> {
+    let client = aws_sdk_macie2::Client::new(&t.sdk);
+    let mut out = HashMap::new();
+    let mut token = None;
+    loop {
+        t.pace("ListMembers", Pace::Default).await;
+        let page = client
+            .list_members()
+            .only_associated("true")
+            .max_results(50)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for m in page.members() {
+            let Some(id) = m.account_id() else { continue };
+            let state = match m.relationship_status() {
+                Some(RelationshipStatus::Enabled) | Some(RelationshipStatus::Paused) => {
+                    Enabled::Yes
+                }
+                Some(other) => Enabled::No(format!("Macie member status {}", other.as_str())),
+                None => Enabled::Unknown("Macie member with no status".into()),
+            };
+            out.insert(id.to_owned(), state);
+        }
+        token = next_page(page.next_token());
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
 }
 
 #[cfg(test)]

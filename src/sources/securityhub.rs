@@ -2,6 +2,8 @@
 //! and the copies it publishes of GuardDuty, Inspector, Macie and Access Analyzer findings,
 //! which map to the same canonical key as the native report.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -14,7 +16,7 @@ use super::{
 use crate::domain::{CanonicalKey, Finding, Severity, Source, Status};
 use crate::poller::capture::RawCapture;
 use crate::poller::clients::Pace;
-use crate::poller::errors::classify;
+use crate::poller::errors::{CallError, classify};
 use crate::poller::sink::{PageSink, Stop};
 
 /// Reads the target: `DescribeHub` for coverage, then `GetFindings` pages of 100, oldest
@@ -162,6 +164,39 @@ fn access_analyzer_key(raw: &Value, id: &str) -> Result<CanonicalKey, NormaliseE
             analyzer,
             &id[analyzer_end + 1..],
         )),
+    }
+}
+
+/// `ListMembers` (associated only): `ENABLED` members are covered.
+pub async fn members(t: &TargetCtx<'_>) -> Result<HashMap<String, Enabled>, CallError> {
+    let client = aws_sdk_securityhub::Client::new(&t.sdk);
+    let mut out = HashMap::new();
+    let mut token = None;
+    loop {
+        t.pace("ListMembers", Pace::Default).await;
+        let page = client
+            .list_members()
+            .only_associated(true)
+            .max_results(50)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for m in page.members() {
+            let (Some(id), status) = (m.account_id(), m.member_status().unwrap_or("")) else {
+                continue;
+            };
+            let state = if status.eq_ignore_ascii_case("ENABLED") {
+                Enabled::Yes
+            } else {
+                Enabled::No(format!("Security Hub member status {status}"))
+            };
+            out.insert(id.to_owned(), state);
+        }
+        token = next_page(page.next_token());
+        if token.is_none() {
+            return Ok(out);
+        }
     }
 }
 
