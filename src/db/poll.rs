@@ -14,13 +14,28 @@ pub struct Target {
     pub last_full_sweep_at: Option<DateTime<Utc>>,
 }
 
-/// Creates the targets of every configured (account, region, source) that has none yet.
+/// Makes the targets those of the configured (account, region, source) triples: creates the
+/// missing ones and drops the rest (an account, region or source no longer watched, or every
+/// account's own targets once a delegated administrator is read instead), with their
+/// watermarks; their findings, runs and coverage stay. Returns how many were created.
 pub async fn ensure_targets(
     pool: &PgPool,
     accounts: &[String],
     regions: &[String],
     sources: &[String],
 ) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        r#"
+        DELETE FROM poll_targets
+        WHERE NOT (account_id = ANY($1) AND region = ANY($2) AND source::text = ANY($3))
+        "#,
+        accounts,
+        regions,
+        sources
+    )
+    .execute(&mut *tx)
+    .await?;
     let r = sqlx::query!(
         r#"
         INSERT INTO poll_targets (account_id, region, source)
@@ -32,8 +47,9 @@ pub async fn ensure_targets(
         regions,
         sources
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(r.rows_affected())
 }
 

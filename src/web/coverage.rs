@@ -140,6 +140,8 @@ struct CoveragePage {
     source_heads: Vec<&'static str>,
     rows: Vec<MatrixRow>,
     problems: Vec<ProblemGroup>,
+    /// Delegated-administrator mode: (account id, name).
+    delegated_admin: Option<(String, String)>,
 }
 
 pub async fn show_coverage(
@@ -268,6 +270,10 @@ pub async fn show_coverage(
     }
 
     let page = CoveragePage {
+        delegated_admin: site
+            .delegated_admin
+            .as_ref()
+            .map(|a| (a.to_string(), name_of(a.as_str()))),
         chrome: Chrome::for_viewer("coverage", viewer),
         counts: STATES
             .iter()

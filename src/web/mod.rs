@@ -78,6 +78,8 @@ pub struct Site {
     pub auth: Option<auth::ProxyAuth>,
     /// Days a finding of each severity may stay open (`[sla]`).
     pub sla: crate::config::SlaConfig,
+    /// Delegated-administrator mode: the account every finding is read through.
+    pub delegated_admin: Option<crate::domain::AccountId>,
 }
 
 impl Site {
@@ -92,6 +94,7 @@ impl Site {
                 trusted_proxies: a.trusted_proxies.clone(),
             }),
             sla: config.sla.clone(),
+            delegated_admin: config.aws.delegated_admin_account_id.clone(),
         }
     }
 

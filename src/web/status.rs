@@ -92,6 +92,8 @@ struct StatusPage {
     truncated: bool,
     ages: Vec<AgeRow>,
     recent_unparseable: Vec<UnparseableRow>,
+    /// Delegated-administrator mode: (account id, name).
+    delegated_admin: Option<(String, String)>,
 }
 
 pub async fn show_status(
@@ -124,6 +126,11 @@ pub async fn show_status(
     };
 
     let page = StatusPage {
+        delegated_admin: state
+            .site
+            .delegated_admin
+            .as_ref()
+            .map(|a| (a.to_string(), name_of(a.as_str()))),
         chrome: Chrome::for_viewer("status", viewer),
         targets: Count(totals.targets),
         leased: Count(totals.leased),

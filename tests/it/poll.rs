@@ -5,11 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use serde_json::Value;
 use sightline::db::stats;
 use sightline::sim::org::Options;
 use sightline::sim::server::{SimHandle, spawn};
 use sqlx::PgPool;
+use tower::ServiceExt;
 
 use crate::support::{http_get, http_with_body, url_of};
 
@@ -339,12 +341,27 @@ async fn a_delegated_administrator_is_read_once_per_region_for_the_whole_organis
             .contains(&format!("delegated_admin_account_id = \"{admin}\""))
     );
 
+    // Targets left from reading every account (as before the switch) are dropped.
+    sightline::db::poll::ensure_targets(
+        &pool,
+        &[refused.clone(), admin.clone()],
+        &["eu-west-1".to_owned()],
+        &["guardduty".to_owned()],
+    )
+    .await
+    .unwrap();
+
     // 6 regions x 5 sources of one account, instead of 24 accounts' 720 targets.
     let summary = poll_once(&db, &config).await;
     assert!(
         summary.contains(" 30 targets") && summary.contains(" 0 errors"),
         "{summary}"
     );
+    let targets: Vec<String> = sqlx::query_scalar("SELECT DISTINCT account_id FROM poll_targets")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(targets, vec![admin.clone()]);
     // Every member's findings and coverage, even of the account whose role Sightline cannot
     // assume: the administrator reads for it.
     assert_matches_truth(&sim, &pool, &["open", "suppressed", "resolved"]).await;
@@ -379,6 +396,32 @@ async fn a_delegated_administrator_is_read_once_per_region_for_the_whole_organis
     .await
     .unwrap();
     assert_eq!(runs, 1);
+
+    // The pages say how the data was read; the coverage page counts every member.
+    let site = sightline::web::Site {
+        delegated_admin: Some(admin.parse().unwrap()),
+        ..Default::default()
+    };
+    let app = sightline::web::router(sightline::web::AppState::new(pool.clone(), site));
+    for uri in ["/status", "/coverage"] {
+        let response = app
+            .clone()
+            .oneshot(
+                axum::http::Request::get(uri)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{uri}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            body.contains("Delegated-administrator mode")
+                && body.contains(&format!("security-tooling ({admin})")),
+            "{uri}"
+        );
+    }
 
     // Three days later, one cycle picks up the changes in every member.
     let (status, _) = http_with_body("POST", &format!("{}/_sim/advance?days=3", sim.url), "")
