@@ -372,6 +372,36 @@ async fn a_delegated_administrator_is_read_once_per_region_for_the_whole_organis
         .await
         .unwrap();
     assert!(of_refused > 0, "no findings of the account without a role");
+    // The baseline too: its checks 8 and 9 (coverage, findings) are known for every account.
+    let t = truth(&sim).await;
+    let stored: HashMap<(String, String), String> = sqlx::query_as::<_, (String, String, String)>(
+        "SELECT account_id, check_name, result FROM baseline_results",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(a, c, r)| ((a, c), r))
+    .collect();
+    let cells = t["baseline"].as_array().unwrap();
+    let differ: Vec<&Value> = cells
+        .iter()
+        .filter(|c| {
+            let key = (
+                c["account_id"].as_str().unwrap().to_owned(),
+                c["check"].as_str().unwrap().to_owned(),
+            );
+            stored.get(&key).map(String::as_str) != c["result"].as_str()
+        })
+        .collect();
+    assert_eq!(cells.len(), 240);
+    assert!(differ.is_empty(), "{differ:?}");
+    assert_eq!(
+        stored
+            .get(&(refused.clone(), "services_all_regions".to_owned()))
+            .map(String::as_str),
+        Some("fail")
+    );
     // No finding service was asked by any other account.
     let finding_services = [
         "securityhub",
