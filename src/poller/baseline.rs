@@ -1,21 +1,24 @@
-//! The baseline at the end of a poll cycle: for every account, read its trails (CloudTrail),
-//! its log bucket (S3, from the log-archive account), the service control policies that apply
-//! to it (Organizations), and Sightline's own coverage and findings; decide the ten results;
-//! store them and their changes.
+//! The baseline of a poll cycle: while the cycle's finding targets run, read every account's
+//! trails (CloudTrail), its log bucket (S3, from the log-archive account) and the service
+//! control policies that apply to it (Organizations); at the cycle's end read Sightline's own
+//! coverage and findings, decide the ten results, store them and their changes.
 //!
 //! Every read that fails makes the checks that needed it `unknown`, with the reason as evidence;
 //! nothing else is affected and nothing stored is lost. One poller at a time runs it (an
 //! advisory lock): pollers sharing a cycle do not read the same accounts twice.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use futures_util::StreamExt;
 use sqlx::PgPool;
 
 use super::clients::Clients;
-use crate::baseline::evaluate::{self, BucketOwner, Cell, Observation};
-use crate::baseline::{CheckResult, Outcome};
+use crate::baseline::Outcome;
+use crate::baseline::evaluate::{
+    self, BucketOwner, Cell, LifecycleRule, Observation, ScpSeen, Trail,
+};
 use crate::config::{AccountConfig, Config};
 use crate::db;
 use crate::sources::{cloudtrail, organizations, s3};
@@ -62,15 +65,35 @@ impl std::fmt::Display for Skipped {
     }
 }
 
-/// Runs the baseline unless another poller is running it, or every watched account was read
-/// within `[baseline] interval`.
-pub async fn run(
+/// The baseline's reads of AWS for one cycle, started beside the cycle's finding targets (they
+/// ask other operations, so they share no rate limit): `finish` decides and stores the
+/// results once the cycle's coverage and findings are in. Holds the baseline's advisory lock.
+pub struct Reading {
+    lock: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    read_at: chrono::DateTime<Utc>,
+    task: tokio::task::JoinHandle<Vec<AccountReads>>,
+}
+
+/// What AWS said about one account.
+struct AccountReads {
+    account: AccountConfig,
+    is_management: bool,
+    trails: Result<Vec<Trail>, String>,
+    bucket_owners: HashMap<String, BucketOwner>,
+    lifecycles: HashMap<String, Result<Option<Vec<LifecycleRule>>, String>>,
+    scps: Result<Vec<ScpSeen>, String>,
+}
+
+/// Starts the baseline's AWS reads unless another poller is reading it, or every watched
+/// account was read within `[baseline] interval`. `refused_roles` are the roles STS refused
+/// in this cycle so far (account → why): not asked again.
+pub async fn start(
     pool: &PgPool,
-    config: &Config,
-    clients: &Clients,
-    accounts: &[AccountConfig],
-    refused_roles: &HashMap<String, String>,
-) -> anyhow::Result<Result<BaselineSummary, Skipped>> {
+    config: Arc<Config>,
+    clients: Arc<Clients>,
+    accounts: Vec<AccountConfig>,
+    refused_roles: Arc<Mutex<HashMap<String, String>>>,
+) -> anyhow::Result<Result<Reading, Skipped>> {
     let ids: Vec<String> = accounts.iter().map(|a| a.id.to_string()).collect();
     let interval =
         chrono::Duration::from_std(config.baseline.interval).unwrap_or(chrono::Duration::MAX);
@@ -86,32 +109,60 @@ pub async fn run(
     if !locked {
         return Ok(Err(Skipped::Busy));
     }
-    let result = read_and_store(pool, config, clients, accounts, refused_roles).await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(LOCK_KEY)
-        .execute(&mut *lock)
-        .await;
-    result.map(Ok)
+    let read_at = Utc::now();
+    let task = tokio::spawn(read_aws(config, clients, accounts, refused_roles));
+    Ok(Ok(Reading {
+        lock,
+        read_at,
+        task,
+    }))
 }
 
-async fn read_and_store(
-    pool: &PgPool,
-    config: &Config,
-    clients: &Clients,
-    accounts: &[AccountConfig],
-    refused: &HashMap<String, String>,
-) -> anyhow::Result<BaselineSummary> {
-    let aws = &config.aws;
-    let unapproved: Vec<String> = if aws.approved_regions.is_empty() {
-        Vec::new()
-    } else {
-        aws.regions
-            .iter()
-            .filter(|r| !aws.approved_regions.contains(r))
-            .map(|r| r.to_string())
-            .collect()
+impl Reading {
+    /// Waits for the AWS reads, reads Sightline's own coverage and findings, and decides and
+    /// stores every account's results.
+    pub async fn finish(
+        mut self,
+        pool: &PgPool,
+        config: &Config,
+    ) -> anyhow::Result<BaselineSummary> {
+        let result = match (&mut self.task).await {
+            Ok(reads) => store(pool, config, reads, self.read_at).await,
+            Err(e) => Err(anyhow::anyhow!("the baseline's reads stopped: {e}")),
+        };
+        self.unlock().await;
+        result
+    }
+
+    /// Stops the reads (a shutdown) and lets another poller read the baseline.
+    pub async fn abandon(mut self) {
+        self.task.abort();
+        self.unlock().await;
+    }
+
+    async fn unlock(&mut self) {
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *self.lock)
+            .await;
+    }
+}
+
+/// Every account's CloudTrail, S3 and Organizations reads, `[poller] concurrency` at a time.
+async fn read_aws(
+    config: Arc<Config>,
+    clients: Arc<Clients>,
+    accounts: Vec<AccountConfig>,
+    refused: Arc<Mutex<HashMap<String, String>>>,
+) -> Vec<AccountReads> {
+    let refused_now = |id: &str| {
+        refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
     };
-    let own = db::baseline::own_data(pool, &unapproved).await?;
+    let aws = &config.aws;
     // Trails are listed in one region: shadow trails bring every multi-region trail into it.
     let listing_region = aws
         .approved_regions
@@ -124,9 +175,9 @@ async fn read_and_store(
     let archive = &config.baseline.log_archive_account_id;
     let archive_buckets: Result<HashMap<String, Option<String>>, String> = match archive {
         None => Err("no [baseline] log_archive_account_id configured".to_owned()),
-        Some(id) => match refused.get(id.as_str()) {
-            Some(why) => Err(why.clone()),
-            None => s3::list_buckets(clients, id).await.map_err(|e| e.message),
+        Some(id) => match refused_now(id.as_str()) {
+            Some(why) => Err(why),
+            None => s3::list_buckets(&clients, id).await.map_err(|e| e.message),
         }
         .map(|b| b.into_iter().collect())
         .map_err(|e| format!("the log-archive account's buckets could not be listed: {e}")),
@@ -135,9 +186,9 @@ async fn read_and_store(
     let org_cache = organizations::OrgCache::default();
     let management: Result<String, String> = match &aws.organizations_account_id {
         None => Err("no aws.organizations_account_id configured".to_owned()),
-        Some(org) => match refused.get(org.as_str()) {
-            Some(why) => Err(why.clone()),
-            None => organizations::management_account(clients, org)
+        Some(org) => match refused_now(org.as_str()) {
+            Some(why) => Err(why),
+            None => organizations::management_account(&clients, org)
                 .await
                 .map_err(|e| e.message),
         }
@@ -145,30 +196,50 @@ async fn read_and_store(
     };
 
     let ctx = Ctx {
-        config,
-        clients,
-        own: &own,
+        config: &config,
+        clients: &clients,
         listing_region: &listing_region,
         archive_buckets: &archive_buckets,
         management: &management,
         org_cache: &org_cache,
-        refused,
+        refused: &refused_now,
     };
-    let read_at = Utc::now();
     // Accounts are read side by side, `[poller] concurrency` at a time.
     let reads: Vec<_> = accounts
-        .iter()
+        .into_iter()
         .map(|account| ctx.account(account))
         .collect();
-    let results: Vec<(String, Vec<CheckResult>)> = futures_util::stream::iter(reads)
+    futures_util::stream::iter(reads)
         .buffer_unordered(config.poller.concurrency.max(1))
         .collect()
-        .await;
+        .await
+}
+
+/// Decides every account's results from its reads and Sightline's own data, and stores them.
+async fn store(
+    pool: &PgPool,
+    config: &Config,
+    reads: Vec<AccountReads>,
+    read_at: chrono::DateTime<Utc>,
+) -> anyhow::Result<BaselineSummary> {
+    let aws = &config.aws;
+    let unapproved: Vec<String> = if aws.approved_regions.is_empty() {
+        Vec::new()
+    } else {
+        aws.regions
+            .iter()
+            .filter(|r| !aws.approved_regions.contains(r))
+            .map(|r| r.to_string())
+            .collect()
+    };
+    let own = db::baseline::own_data(pool, &unapproved).await?;
     let mut summary = BaselineSummary::default();
-    for (account_id, checks) in &results {
-        summary.changed += db::baseline::store(pool, account_id, checks, read_at).await?;
+    for reads in reads {
+        let account_id = reads.account.id.to_string();
+        let checks = evaluate::evaluate(&observation(config, &own, reads));
+        summary.changed += db::baseline::store(pool, &account_id, &checks, read_at).await?;
         summary.accounts += 1;
-        for r in checks {
+        for r in &checks {
             match r.outcome {
                 Outcome::Pass => summary.pass += 1,
                 Outcome::Fail => summary.fail += 1,
@@ -182,20 +253,19 @@ async fn read_and_store(
 struct Ctx<'a> {
     config: &'a Config,
     clients: &'a Clients,
-    own: &'a db::baseline::OwnData,
     listing_region: &'a str,
     archive_buckets: &'a Result<HashMap<String, Option<String>>, String>,
     management: &'a Result<String, String>,
     org_cache: &'a organizations::OrgCache,
-    /// Roles STS refused this cycle (account → why): not asked again.
-    refused: &'a HashMap<String, String>,
+    /// Why STS refused an account's role in this cycle, if it did: not asked again.
+    refused: &'a (dyn Fn(&str) -> Option<String> + Sync),
 }
 
 impl Ctx<'_> {
-    async fn account(&self, account: &AccountConfig) -> (String, Vec<CheckResult>) {
+    async fn account(&self, account: AccountConfig) -> AccountReads {
         let id = &account.id;
-        let trails = match self.refused.get(id.as_str()) {
-            Some(why) => Err(why.clone()),
+        let trails = match (self.refused)(id.as_str()) {
+            Some(why) => Err(why),
             None => cloudtrail::read_trails(self.clients, id, self.listing_region)
                 .await
                 .map_err(|e| e.message),
@@ -248,63 +318,69 @@ impl Ctx<'_> {
             }
             (None, Ok(_)) => Err("no aws.organizations_account_id configured".to_owned()),
         };
-        let account_id = id.to_string();
-        let mine = |a: &String| *a == account_id;
-        let observation = Observation {
-            production: self
-                .config
-                .baseline
-                .production_environments
-                .contains(&account.environment),
-            management: self.management.as_ref().is_ok_and(|m| *m == account_id),
+        AccountReads {
+            is_management: self
+                .management
+                .as_ref()
+                .is_ok_and(|m| m.as_str() == id.as_str()),
+            account,
             trails,
             bucket_owners,
             lifecycles,
-            log_retention_days: self.config.baseline.log_retention_days,
             scps,
-            cloudwatch_failures: self
-                .own
-                .cloudwatch_failures
-                .iter()
-                .filter(|(a, _, _)| mine(a))
-                .map(|(_, c, n)| (c.clone(), *n))
-                .collect(),
-            expected_cells: self
-                .config
-                .aws
-                .regions
-                .iter()
-                .flat_map(|r| {
-                    self.config
-                        .aws
-                        .sources
-                        .iter()
-                        .map(move |s| (r.to_string(), s.as_str().to_owned()))
-                })
-                .collect(),
-            coverage: self
-                .own
-                .coverage
-                .iter()
-                .filter(|(a, _, _, _)| mine(a))
-                .map(|(_, region, source, state)| Cell {
-                    region: region.clone(),
-                    source: source.clone(),
-                    state: state.clone(),
-                })
-                .collect(),
-            unapproved_open: self
-                .own
-                .open_in_regions
-                .iter()
-                .filter(|(a, _, _)| mine(a))
-                .map(|(_, r, n)| (r.clone(), *n))
-                .collect(),
-            account_id,
-        };
-        (
-            observation.account_id.clone(),
-            evaluate::evaluate(&observation),
-        )
+        }
+    }
+}
+
+/// One account's observation: its AWS reads and Sightline's own data about it.
+fn observation(config: &Config, own: &db::baseline::OwnData, reads: AccountReads) -> Observation {
+    let account_id = reads.account.id.to_string();
+    let mine = |a: &String| *a == account_id;
+    Observation {
+        production: config
+            .baseline
+            .production_environments
+            .contains(&reads.account.environment),
+        management: reads.is_management,
+        trails: reads.trails,
+        bucket_owners: reads.bucket_owners,
+        lifecycles: reads.lifecycles,
+        log_retention_days: config.baseline.log_retention_days,
+        scps: reads.scps,
+        cloudwatch_failures: own
+            .cloudwatch_failures
+            .iter()
+            .filter(|(a, _, _)| mine(a))
+            .map(|(_, c, n)| (c.clone(), *n))
+            .collect(),
+        expected_cells: config
+            .aws
+            .regions
+            .iter()
+            .flat_map(|r| {
+                config
+                    .aws
+                    .sources
+                    .iter()
+                    .map(move |s| (r.to_string(), s.as_str().to_owned()))
+            })
+            .collect(),
+        coverage: own
+            .coverage
+            .iter()
+            .filter(|(a, _, _, _)| mine(a))
+            .map(|(_, region, source, state)| Cell {
+                region: region.clone(),
+                source: source.clone(),
+                state: state.clone(),
+            })
+            .collect(),
+        unapproved_open: own
+            .open_in_regions
+            .iter()
+            .filter(|(a, _, _)| mine(a))
+            .map(|(_, r, n)| (r.clone(), *n))
+            .collect(),
+        account_id,
     }
 }

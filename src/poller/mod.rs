@@ -164,6 +164,26 @@ impl Poller {
 
         let refused_roles = Arc::new(Mutex::new(HashMap::new()));
         let denied_logged = Arc::new(Mutex::new(HashSet::new()));
+        // The baseline's AWS reads run beside the targets: they ask other operations.
+        let baseline_reading = match baseline::start(
+            &self.pool,
+            self.config.clone(),
+            self.clients.clone(),
+            watched.clone(),
+            refused_roles.clone(),
+        )
+        .await
+        {
+            Ok(Ok(reading)) => Some(reading),
+            Ok(Err(skipped)) => {
+                tracing::debug!("{skipped}");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot start the baseline");
+                None
+            }
+        };
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..self.config.poller.concurrency.max(1) {
             let worker = Worker {
@@ -235,17 +255,17 @@ impl Poller {
         if let Err(e) = db::rollups::purge(&self.pool, self.config.retention.rollup_days).await {
             tracing::warn!(error = %e, "cannot purge old daily rollups");
         }
-        // The audit-trail baseline reads Sightline's coverage and findings of this cycle, and
-        // AWS; a failure of it is logged, never the cycle's.
-        if !*shutdown.borrow() {
-            let refused = refused_roles
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            match baseline::run(&self.pool, &self.config, &self.clients, &watched, &refused).await {
-                Ok(Ok(b)) => tracing::info!("{b}"),
-                Ok(Err(skipped)) => tracing::debug!("{skipped}"),
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot run the baseline"),
+        // The audit-trail baseline decides from its AWS reads (started with the targets) and
+        // Sightline's coverage and findings of this cycle; a failure of it is logged, never
+        // the cycle's.
+        if let Some(reading) = baseline_reading {
+            if *shutdown.borrow() {
+                reading.abandon().await;
+            } else {
+                match reading.finish(&self.pool, &self.config).await {
+                    Ok(b) => tracing::info!("{b}"),
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot run the baseline"),
+                }
             }
         }
         // Last: its new `refreshed_at` tells the servers' caches that counts and rollups moved.

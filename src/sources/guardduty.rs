@@ -23,13 +23,7 @@ use crate::poller::sink::{PageSink, Stop};
 /// pages of 50 ids, oldest update first, each fetched with one `GetFindings`.
 pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled, Stop> {
     let client = aws_sdk_guardduty::Client::new(&t.sdk);
-    t.pace("ListDetectors", Pace::Default).await;
-    let detectors = client
-        .list_detectors()
-        .send()
-        .await
-        .map_err(|e| classify(&e))?;
-    let detectors = detectors.detector_ids().to_vec();
+    let detectors = detector_ids(t, &client).await?;
     if detectors.is_empty() {
         return Ok(Enabled::No(format!(
             "no GuardDuty detector in {}",
@@ -151,24 +145,32 @@ fn resource(raw: &Value) -> (Option<String>, Option<String>) {
     (kind, id)
 }
 
-/// `ListMembers` of the administrator's detector (associated only): `Enabled` members are
-/// covered.
-pub async fn members(t: &TargetCtx<'_>) -> Result<HashMap<String, Enabled>, CallError> {
-    let client = aws_sdk_guardduty::Client::new(&t.sdk);
+/// The target's detectors (`ListDetectors`): at most one per account and region.
+async fn detector_ids(
+    t: &TargetCtx<'_>,
+    client: &aws_sdk_guardduty::Client,
+) -> Result<Vec<String>, CallError> {
     t.pace("ListDetectors", Pace::Default).await;
-    let detectors = client
+    let out = client
         .list_detectors()
         .send()
         .await
         .map_err(|e| classify(&e))?;
+    Ok(out.detector_ids().to_vec())
+}
+
+/// `ListMembers` of the administrator's detector (associated only): `Enabled` members are
+/// covered.
+pub async fn members(t: &TargetCtx<'_>) -> Result<HashMap<String, Enabled>, CallError> {
+    let client = aws_sdk_guardduty::Client::new(&t.sdk);
     let mut out = HashMap::new();
-    for detector in detectors.detector_ids() {
+    for detector in detector_ids(t, &client).await? {
         let mut token = None;
         loop {
             t.pace("ListMembers", Pace::Default).await;
             let page = client
                 .list_members()
-                .detector_id(detector)
+                .detector_id(&detector)
                 .only_associated("true")
                 .max_results(50)
                 .set_next_token(token.take())

@@ -470,6 +470,42 @@ async fn a_delegated_administrator_is_read_once_per_region_for_the_whole_organis
         resolved_accounts > 5,
         "{resolved_accounts} accounts saw resolutions"
     );
+
+    // The administrator refuses: every member's coverage says so, and nothing stored is lost.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM findings")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    set_faults(&sim, &format!(r#"{{"deny_accounts": ["{admin}"]}}"#)).await;
+    let summary = poll_once(&db, &config).await;
+    assert!(summary.contains(" 30 access denied"), "{summary}");
+    let states: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT state::text, left(message, 40), count(*) FROM coverage GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        vec![
+            (
+                "access_denied".into(),
+                "AccessDeniedException: User: arn:aws:sts".into(),
+                30
+            ),
+            (
+                "access_denied".into(),
+                format!("through the delegated administrator {admin}")[..40].to_owned(),
+                690
+            ),
+        ],
+        "{states:?}"
+    );
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM findings")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(after, stored);
 }
 
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
