@@ -334,3 +334,83 @@ async fn one_server_computes_counts_once_per_refresh(pool: PgPool) {
         "a new refresh is seen at once"
     );
 }
+
+/// What the free-text counts read: the columns of `finding_search` as `findings` has them.
+async fn search_copy_differs(pool: &PgPool) -> (i64, i64) {
+    let cols =
+        "id, search_text, severity, status, source, region, account_id, resource_type, updated_at";
+    let count = |sql: String| async move {
+        sqlx::query_scalar::<_, i64>(&sql)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    (
+        count(format!(
+            "SELECT count(*) FROM (SELECT {cols} FROM findings EXCEPT SELECT {cols} FROM finding_search) d"
+        ))
+        .await,
+        count(format!(
+            "SELECT count(*) FROM (SELECT {cols} FROM finding_search EXCEPT SELECT {cols} FROM findings) d"
+        ))
+        .await,
+    )
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn the_search_copy_follows_every_write(pool: PgPool) {
+    let batch = seed(&pool).await;
+    let copied: i64 = sqlx::query_scalar("SELECT count(*) FROM finding_search")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(copied, 240);
+    assert_eq!(search_copy_differs(&pool).await, (0, 0), "after inserts");
+
+    // upsert_batch changing title, severity and status; one unchanged report.
+    let mut changed = batch[..20].to_vec();
+    for (i, f) in changed.iter_mut().enumerate() {
+        f.title = format!("Renamed {i}");
+        f.severity = sightline::domain::Severity::Critical;
+        f.status = Status::Suppressed;
+        f.updated_at += chrono::Duration::seconds(1);
+    }
+    let mut conn = pool.acquire().await.unwrap();
+    findings::upsert_batch(&mut conn, &changed).await.unwrap();
+    findings::upsert_batch(&mut conn, &batch[20..21])
+        .await
+        .unwrap();
+    assert_eq!(search_copy_differs(&pool).await, (0, 0), "after updates");
+    let request = parse_list_request("q=renamed", RULES).unwrap();
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!(facets.total, 20);
+    assert_eq!(facets.status, vec![("suppressed".to_owned(), 20)]);
+
+    // resolve_unseen (a plain UPDATE), a DELETE, a TRUNCATE.
+    let resolved = findings::resolve_unseen(
+        &mut conn,
+        "100000000004",
+        "us-east-1",
+        "securityhub",
+        &[],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(resolved > 0);
+    assert_eq!(search_copy_differs(&pool).await, (0, 0), "after resolving");
+    sqlx::query("DELETE FROM findings WHERE account_id = '100000000002'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(search_copy_differs(&pool).await, (0, 0), "after a delete");
+    sqlx::query("TRUNCATE findings CASCADE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM finding_search")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "after a truncate");
+}
