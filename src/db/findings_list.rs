@@ -127,7 +127,7 @@ pub struct Facets {
 
 /// Live counts (free text, `updated_since`) stop at this many matches. Counting a common
 /// word's 60,000 matches at a million findings took 250–500 ms a view; the first 1,000 take
-/// 1–16 ms (BENCHMARKS.md, "Pages and API at 1,000,000 findings").
+/// 1–20 ms (BENCHMARKS.md, "Pages and API at 1,000,000 findings").
 pub const LIVE_COUNT_CAP: i64 = 1_000;
 
 #[derive(sqlx::FromRow)]
@@ -161,17 +161,16 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
         );
         push_filter(&mut qb, filter);
     } else {
-        // The first matches found (numbered), and one more if there is one. Free text reads
-        // the narrow copy `finding_search` (~290 bytes a row, not ~1 KB): a common word's
-        // first 1,000 matches are then a few hundred pages of a scan in order.
+        // The first matches found (numbered), and one more if there is one.
+        let from = if filter.q.is_some() && is_common(pool, filter).await? {
+            "finding_search f"
+        } else {
+            "findings f"
+        };
         qb.push("count(*) FILTER (WHERE f.n <= ")
             .push_bind(LIVE_COUNT_CAP)
             .push(") AS count, coalesce(max(f.n), 0) AS matched FROM (SELECT f.severity, f.status, f.source, f.region, f.account_id, f.resource_type, row_number() OVER () AS n FROM ")
-            .push(if filter.q.is_some() {
-                "finding_search f"
-            } else {
-                "findings f"
-            });
+            .push(from);
         push_filter(&mut qb, filter);
         qb.push(" LIMIT ").push_bind(LIVE_COUNT_CAP + 1).push(") f");
     }
@@ -220,6 +219,26 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
         .resource_type
         .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(facets)
+}
+
+/// Whether the planner expects a free-text filter to match at least 1 finding in 50 (and more
+/// than the cap): then its first matches are counted from `finding_search`, read in order until
+/// the cap (~650 of its pages for a word in 6% of a million findings: 7–8 ms). The planner
+/// would take the trigram index on `findings` for it, which builds the bitmap of every match
+/// first (26–36 ms); for a rarer filter that index is the fast way (1–8 ms), where a scan in
+/// order would read most of the table. Only speed depends on the choice, not the counts.
+async fn is_common(pool: &PgPool, filter: &FindingFilter) -> Result<bool, sqlx::Error> {
+    let mut qb =
+        QueryBuilder::<Postgres>::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM finding_search f");
+    push_filter(&mut qb, filter);
+    let plan: serde_json::Value = qb.build_query_scalar().fetch_one(pool).await?;
+    let expected = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0);
+    // -1 until the table is first analyzed: then the index, which never reads too much.
+    let rows: f32 =
+        sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'finding_search'::regclass")
+            .fetch_one(pool)
+            .await?;
+    Ok(expected > LIVE_COUNT_CAP as f64 && expected * 50.0 >= f64::from(rows) && rows > 0.0)
 }
 
 /// Appends ` WHERE …` for the filter (always a WHERE, so callers can append ` AND …`).

@@ -467,6 +467,17 @@ async fn free_text_counts_stop_at_the_cap_and_say_so(pool: PgPool) {
         "rows as usual"
     );
 
+    // Once the planner knows the word is in every finding, the first matches are read from
+    // the narrow copy instead of through the trigram index: the same cap and labels.
+    sqlx::query("ANALYZE finding_search")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let from_copy = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!((from_copy.total, from_copy.capped), (1_000, true));
+    assert_eq!(sum(&from_copy.severity), 1_000);
+    assert_eq!(sum(&from_copy.account), 1_000);
+
     // A search with few matches stays exact beside it.
     let (_, _, html) = get(&pool, "/findings?q=%3Cscript%3E").await;
     assert_eq!(data_count(&html, "findings-total"), 1);
