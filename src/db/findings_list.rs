@@ -223,9 +223,9 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
 
 /// Whether the planner expects a free-text filter to match at least 1 finding in 50 (and more
 /// than the cap): then its first matches are counted from `finding_search`, read in order until
-/// the cap (~650 of its pages for a word in 6% of a million findings: 7–8 ms). The planner
+/// the cap (~650 of its pages for a word in 6% of a million findings: 8–10 ms). The planner
 /// would take the trigram index on `findings` for it, which builds the bitmap of every match
-/// first (26–36 ms); for a rarer filter that index is the fast way (1–8 ms), where a scan in
+/// first (25–37 ms); for a rarer filter that index is the fast way (1–16 ms), where a scan in
 /// order would read most of the table. Only speed depends on the choice, not the counts.
 async fn is_common(pool: &PgPool, filter: &FindingFilter) -> Result<bool, sqlx::Error> {
     let mut qb =
