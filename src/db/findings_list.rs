@@ -120,28 +120,32 @@ pub struct Facets {
     pub resource_type: Vec<(Option<String>, i64)>,
     /// When the counts come from `finding_counts`: its last refresh. `None`: counted live.
     pub as_of: Option<DateTime<Utc>>,
+    /// Counted live and more than [`LIVE_COUNT_CAP`] findings match: `total` is the cap and
+    /// every count is that of the first `LIVE_COUNT_CAP` matches found, a lower bound.
+    pub capped: bool,
 }
+
+/// Live counts (free text, `updated_since`) stop at this many matches. Counting a common
+/// word's 60,000 matches at a million findings took 250–500 ms a view; the first 1,000 take
+/// 1–20 ms (BENCHMARKS.md, "Pages and API at 1,000,000 findings").
+pub const LIVE_COUNT_CAP: i64 = 1_000;
 
 #[derive(sqlx::FromRow)]
 struct FacetRow {
     dimension: String,
     value: Option<String>,
     count: i64,
+    /// The rows read (at most the cap and one more): tells whether the cap was reached.
+    matched: i64,
 }
 
 /// The total and the facet counts of a filter, in one pass. A filter on dimensions only
 /// (account, region, source, severity, status, resource type, environment) is summed from
 /// `finding_counts`, as of its last refresh (`Facets::as_of`); free text and `updated_since`
-/// need the findings themselves, counted live.
+/// need the findings themselves, counted live up to [`LIVE_COUNT_CAP`] (`Facets::capped`).
 pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sqlx::Error> {
     let from_counts = filter.q.is_none() && filter.updated_since.is_none();
-    let (count, from) = if from_counts {
-        ("coalesce(sum(f.n), 0)::bigint", "finding_counts f")
-    } else {
-        ("count(*)", "findings f")
-    };
-    let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT CASE \
+    let grouping = "SELECT CASE \
            WHEN GROUPING(f.severity) = 0 THEN 'severity' \
            WHEN GROUPING(f.status) = 0 THEN 'status' \
            WHEN GROUPING(f.source) = 0 THEN 'source' \
@@ -149,11 +153,27 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
            WHEN GROUPING(f.account_id) = 0 THEN 'account' \
            WHEN GROUPING(f.resource_type) = 0 THEN 'resource_type' \
            ELSE 'total' END AS dimension, \
-         coalesce(f.severity::text, f.status::text, f.source::text, f.region, f.account_id, nullif(f.resource_type, '')) AS value, \
-         {count} AS count \
-         FROM {from}"
-    ));
-    push_filter(&mut qb, filter);
+         coalesce(f.severity::text, f.status::text, f.source::text, f.region, f.account_id, nullif(f.resource_type, '')) AS value, ";
+    let mut qb = QueryBuilder::<Postgres>::new(grouping);
+    if from_counts {
+        qb.push(
+            "coalesce(sum(f.n), 0)::bigint AS count, 0::bigint AS matched FROM finding_counts f",
+        );
+        push_filter(&mut qb, filter);
+    } else {
+        // The first matches found (numbered), and one more if there is one.
+        let from = if filter.q.is_some() && is_common(pool, filter).await? {
+            "finding_search f"
+        } else {
+            "findings f"
+        };
+        qb.push("count(*) FILTER (WHERE f.n <= ")
+            .push_bind(LIVE_COUNT_CAP)
+            .push(") AS count, coalesce(max(f.n), 0) AS matched FROM (SELECT f.severity, f.status, f.source, f.region, f.account_id, f.resource_type, row_number() OVER () AS n FROM ")
+            .push(from);
+        push_filter(&mut qb, filter);
+        qb.push(" LIMIT ").push_bind(LIVE_COUNT_CAP + 1).push(") f");
+    }
     qb.push(
         " GROUP BY GROUPING SETS ((f.severity), (f.status), (f.source), (f.region), (f.account_id), (f.resource_type), ())",
     );
@@ -165,7 +185,12 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
     for row in rows {
         let value = row.value;
         match row.dimension.as_str() {
-            "total" => facets.total = row.count,
+            "total" => {
+                facets.total = row.count;
+                facets.capped = row.matched > LIVE_COUNT_CAP;
+            }
+            // A value seen only past the cap.
+            _ if row.count == 0 => {}
             "severity" => facets.severity.push((value.unwrap_or_default(), row.count)),
             "status" => facets.status.push((value.unwrap_or_default(), row.count)),
             "source" => facets.source.push((value.unwrap_or_default(), row.count)),
@@ -194,6 +219,26 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
         .resource_type
         .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(facets)
+}
+
+/// Whether the planner expects a free-text filter to match at least 1 finding in 50 (and more
+/// than the cap): then its first matches are counted from `finding_search`, read in order until
+/// the cap (~650 of its pages for a word in 6% of a million findings: 8–10 ms). The planner
+/// would take the trigram index on `findings` for it, which builds the bitmap of every match
+/// first (25–37 ms); for a rarer filter that index is the fast way (1–16 ms), where a scan in
+/// order would read most of the table. Only speed depends on the choice, not the counts.
+async fn is_common(pool: &PgPool, filter: &FindingFilter) -> Result<bool, sqlx::Error> {
+    let mut qb =
+        QueryBuilder::<Postgres>::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM finding_search f");
+    push_filter(&mut qb, filter);
+    let plan: serde_json::Value = qb.build_query_scalar().fetch_one(pool).await?;
+    let expected = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0);
+    // -1 until the table is first analyzed: then the index, which never reads too much.
+    let rows: f32 =
+        sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'finding_search'::regclass")
+            .fetch_one(pool)
+            .await?;
+    Ok(expected > LIVE_COUNT_CAP as f64 && expected * 50.0 >= f64::from(rows) && rows > 0.0)
 }
 
 /// Appends ` WHERE …` for the filter (always a WHERE, so callers can append ` AND …`).

@@ -12,7 +12,7 @@ use futures_util::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use super::error::PageError;
-use super::format::{Count, ago, when};
+use super::format::{AtLeast, Count, ago, when};
 use super::{AppState, Chrome, Viewer, render};
 use crate::db;
 use crate::db::findings_list::{Facets, ListedFinding};
@@ -40,7 +40,8 @@ struct Choice {
 /// One value of a facet, its count and the list filtered to it.
 struct FacetItem {
     label: String,
-    count: Count,
+    /// A lower bound (`12+`) when the matches were too many to count them all.
+    count: AtLeast,
     href: String,
     selected: bool,
 }
@@ -71,7 +72,10 @@ struct Row {
 #[template(path = "findings.html")]
 struct FindingsPage {
     chrome: Chrome,
-    total: Count,
+    /// `1,000+` when counting stopped at `LIVE_COUNT_CAP` matches.
+    total: AtLeast,
+    /// The cap, for the note that says the counts are of the first matches only.
+    cap: Count,
     rows: Vec<Row>,
     facets: Vec<FacetGroup>,
     chips: Vec<Chip>,
@@ -184,7 +188,11 @@ pub async fn list_findings(
     let export_query = query_with(f, &sort_extra(request.sort));
     let page = FindingsPage {
         chrome: Chrome::for_viewer("findings", viewer),
-        total: Count(facets.total),
+        total: AtLeast {
+            n: facets.total,
+            capped: facets.capped,
+        },
+        cap: Count(db::findings_list::LIVE_COUNT_CAP),
         facets: facet_groups(&request, &facets, &names),
         chips: chips(f),
         severities: choices(
@@ -294,7 +302,10 @@ fn facet_groups(
                     ),
                     selected: selected.contains(&value),
                     label,
-                    count: Count(n),
+                    count: AtLeast {
+                        n,
+                        capped: facets.capped,
+                    },
                 })
                 .collect(),
             more,

@@ -25,6 +25,21 @@ impl fmt::Display for Count {
     }
 }
 
+/// A count that may be a lower bound: `1,000+` when counting stopped at the cap (see
+/// `db::findings_list::LIVE_COUNT_CAP`), `1,000` when it is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AtLeast {
+    pub n: i64,
+    /// More were not counted: the true count is `n` or more.
+    pub capped: bool,
+}
+
+impl fmt::Display for AtLeast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", Count(self.n), if self.capped { "+" } else { "" })
+    }
+}
+
 /// How long ago, for people: `just now`, `5 min ago`, `3 h ago`, `2 days ago`.
 pub fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - at).num_seconds();
@@ -66,6 +81,14 @@ mod tests {
         assert_eq!(Count(1_000).to_string(), "1,000");
         assert_eq!(Count(1_234_567).to_string(), "1,234,567");
         assert_eq!(Count(-12_345).to_string(), "-12,345");
+    }
+
+    #[test]
+    fn capped_counts_say_so() {
+        let n = |n, capped| AtLeast { n, capped }.to_string();
+        assert_eq!(n(1_000, true), "1,000+");
+        assert_eq!(n(1_000, false), "1,000");
+        assert_eq!(n(12, true), "12+");
     }
 
     #[test]

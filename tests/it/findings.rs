@@ -334,3 +334,246 @@ async fn one_server_computes_counts_once_per_refresh(pool: PgPool) {
         "a new refresh is seen at once"
     );
 }
+
+/// The count a facet shows for `label` (`79`, or `12+` when capped), as written.
+fn facet_count<'a>(html: &'a str, label: &str) -> &'a str {
+    let marker = format!(">{label}</a><span class=\"n\">");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no facet {label} in {html}"));
+    let rest = &html[at + marker.len()..];
+    &rest[..rest.find('<').unwrap()]
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn free_text_counts_are_exact_below_the_cap(pool: PgPool) {
+    seed(&pool).await;
+    // Every seeded title says IMDSv2 but the hostile one, i = 30: low, eu-central-1,
+    // account 100000000010, open.
+    let request = parse_list_request("q=imdsv2", RULES).unwrap();
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!(facets.total, 239);
+    assert!(!facets.capped);
+    assert_eq!(facets.as_of, None, "counted live");
+    let pairs = |v: &[(&str, i64)]| {
+        v.iter()
+            .map(|(k, n)| ((*k).to_owned(), *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        facets.severity,
+        pairs(&[("critical", 40), ("high", 40), ("medium", 80), ("low", 79)])
+    );
+    assert_eq!(facets.status, pairs(&[("open", 227), ("resolved", 12)]));
+    assert_eq!(facets.source, pairs(&[("securityhub", 239)]));
+    assert_eq!(
+        facets.region,
+        pairs(&[
+            ("ap-southeast-2", 60),
+            ("eu-west-1", 60),
+            ("us-east-1", 60),
+            ("eu-central-1", 59)
+        ])
+    );
+    assert_eq!(facets.account.len(), 20);
+    assert!(facets.account.contains(&("100000000010".to_owned(), 11)));
+    assert!(facets.account.contains(&("100000000000".to_owned(), 12)));
+    assert_eq!(
+        facets.resource_type,
+        vec![(Some("AwsEc2Instance".to_owned()), 239)]
+    );
+    // The same numbers as counting the findings themselves, with another filter too.
+    let request = parse_list_request("q=imdsv2&status=open&region=eu-central-1", RULES).unwrap();
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    let truth: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM findings WHERE search_text LIKE '%imdsv2%' AND status = 'open' \
+         AND region = 'eu-central-1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((facets.total, facets.capped), (truth, false));
+    assert_eq!(truth, 56);
+
+    let (status, _, html) = get(&pool, "/findings?q=imdsv2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(data_count(&html, "findings-total"), 239);
+    assert_eq!(facet_count(&html, "low"), "79");
+    assert_eq!(facet_count(&html, "resolved"), "12");
+    assert_eq!(facet_count(&html, "eu-central-1"), "59");
+    assert!(html.contains("of 239"));
+    assert!(!html.contains("data-facets-capped"));
+    assert!(!html.contains("data-count-at-least"));
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn free_text_counts_stop_at_the_cap_and_say_so(pool: PgPool) {
+    seed(&pool).await;
+    // 1,001 findings, 1,000 of which match: exactly the cap is still exact.
+    let mut conn = pool.acquire().await.unwrap();
+    findings::upsert_batch(&mut conn, &samples::control_findings(240, 761, Utc::now()))
+        .await
+        .unwrap();
+    let request = parse_list_request("q=imdsv2", RULES).unwrap();
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!((facets.total, facets.capped), (1_000, false));
+    let (_, _, html) = get(&pool, "/findings?q=imdsv2").await;
+    assert_eq!(data_count(&html, "findings-total"), 1_000);
+    assert!(!html.contains("data-facets-capped"));
+
+    // One more: the total is the cap, labelled as a lower bound, and so is every count.
+    findings::upsert_batch(&mut conn, &samples::control_findings(1_001, 1, Utc::now()))
+        .await
+        .unwrap();
+    drop(conn);
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!((facets.total, facets.capped), (1_000, true));
+    let sum = |v: &[(String, i64)]| v.iter().map(|(_, n)| n).sum::<i64>();
+    for (dimension, counts) in [
+        ("severity", &facets.severity),
+        ("status", &facets.status),
+        ("region", &facets.region),
+        ("account", &facets.account),
+    ] {
+        assert_eq!(sum(counts), 1_000, "{dimension}: the first 1,000 matches");
+    }
+    assert_eq!(
+        facets.resource_type.iter().map(|(_, n)| n).sum::<i64>(),
+        1_000
+    );
+
+    let (status, _, html) = get(&pool, "/findings?q=imdsv2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !html.contains("data-count=\"findings-total\""),
+        "no exact-looking total"
+    );
+    assert!(html.contains("data-count-at-least=\"findings-total\""));
+    assert!(html.contains(">1,000+</strong>"));
+    assert!(html.contains("of 1,000+"));
+    assert!(html.contains("data-facets-capped"));
+    assert!(html.contains("The counts below are of the first 1,000 found"));
+    for label in ["low", "open", "us-east-1", "AwsEc2Instance"] {
+        assert!(
+            facet_count(&html, label).ends_with('+'),
+            "{label}: {} is a lower bound",
+            facet_count(&html, label)
+        );
+    }
+    assert_eq!(facet_count(&html, "AwsEc2Instance"), "1,000+");
+    assert_eq!(
+        html.matches("data-finding-id=").count(),
+        50,
+        "rows as usual"
+    );
+
+    // Once the planner knows the word is in every finding, the first matches are read from
+    // the narrow copy instead of through the trigram index: the same cap and labels.
+    sqlx::query("ANALYZE finding_search")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let from_copy = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!((from_copy.total, from_copy.capped), (1_000, true));
+    assert_eq!(sum(&from_copy.severity), 1_000);
+    assert_eq!(sum(&from_copy.account), 1_000);
+
+    // A search with few matches stays exact beside it.
+    let (_, _, html) = get(&pool, "/findings?q=%3Cscript%3E").await;
+    assert_eq!(data_count(&html, "findings-total"), 1);
+    // So does `updated_since`, counted from the findings themselves, up to the same cap.
+    let request = parse_list_request("updated_since=2000-01-01T00:00:00Z", RULES).unwrap();
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!((facets.total, facets.capped), (1_000, true));
+    let since = (Utc::now() - chrono::Duration::minutes(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let request = parse_list_request(&format!("updated_since={since}"), RULES).unwrap();
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    let truth: i64 = sqlx::query_scalar("SELECT count(*) FROM findings WHERE updated_at >= $1")
+        .bind(request.filter.updated_since.unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(truth > 0 && truth < 1_000, "{truth}");
+    assert_eq!((facets.total, facets.capped), (truth, false));
+}
+
+/// What the free-text counts read: the columns of `finding_search` as `findings` has them.
+async fn search_copy_differs(pool: &PgPool) -> (i64, i64) {
+    let cols =
+        "id, search_text, severity, status, source, region, account_id, resource_type, updated_at";
+    let count = |sql: String| async move {
+        sqlx::query_scalar::<_, i64>(&sql)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    (
+        count(format!(
+            "SELECT count(*) FROM (SELECT {cols} FROM findings EXCEPT SELECT {cols} FROM finding_search) d"
+        ))
+        .await,
+        count(format!(
+            "SELECT count(*) FROM (SELECT {cols} FROM finding_search EXCEPT SELECT {cols} FROM findings) d"
+        ))
+        .await,
+    )
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn the_search_copy_follows_every_write(pool: PgPool) {
+    let batch = seed(&pool).await;
+    let copied: i64 = sqlx::query_scalar("SELECT count(*) FROM finding_search")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(copied, 240);
+    assert_eq!(search_copy_differs(&pool).await, (0, 0), "after inserts");
+
+    // upsert_batch changing title, severity and status; one unchanged report.
+    let mut changed = batch[..20].to_vec();
+    for (i, f) in changed.iter_mut().enumerate() {
+        f.title = format!("Renamed {i}");
+        f.severity = sightline::domain::Severity::Critical;
+        f.status = Status::Suppressed;
+        f.updated_at += chrono::Duration::seconds(1);
+    }
+    let mut conn = pool.acquire().await.unwrap();
+    findings::upsert_batch(&mut conn, &changed).await.unwrap();
+    findings::upsert_batch(&mut conn, &batch[20..21])
+        .await
+        .unwrap();
+    assert_eq!(search_copy_differs(&pool).await, (0, 0), "after updates");
+    let request = parse_list_request("q=renamed", RULES).unwrap();
+    let facets = findings_list::facets(&pool, &request.filter).await.unwrap();
+    assert_eq!(facets.total, 20);
+    assert_eq!(facets.status, vec![("suppressed".to_owned(), 20)]);
+
+    // resolve_unseen (a plain UPDATE), a DELETE, a TRUNCATE.
+    let resolved = findings::resolve_unseen(
+        &mut conn,
+        "100000000004",
+        "us-east-1",
+        "securityhub",
+        &[],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(resolved > 0);
+    assert_eq!(search_copy_differs(&pool).await, (0, 0), "after resolving");
+    sqlx::query("DELETE FROM findings WHERE account_id = '100000000002'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(search_copy_differs(&pool).await, (0, 0), "after a delete");
+    sqlx::query("TRUNCATE findings CASCADE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM finding_search")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "after a truncate");
+}
