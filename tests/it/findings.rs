@@ -552,7 +552,7 @@ async fn the_search_copy_follows_every_write(pool: PgPool) {
     // resolve_unseen (a plain UPDATE), a DELETE, a TRUNCATE.
     let resolved = findings::resolve_unseen(
         &mut conn,
-        "100000000004",
+        &["100000000004".to_owned()],
         "us-east-1",
         "securityhub",
         &[],
