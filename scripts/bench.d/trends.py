@@ -202,9 +202,12 @@ heap, indexes, total = psql(
         "pg_size_pretty(pg_indexes_size('daily_rollups')), "
         "pg_size_pretty(pg_total_relation_size('daily_rollups'))").split("|")
 # Tables the migrations may have added beside the rollups (summaries of them).
-others = psql(db, "SELECT string_agg(format('%s: %s rows, %s', relname, n_live_tup, "
-                  "pg_size_pretty(pg_total_relation_size(relid))), '; ' ORDER BY relname) "
-                  "FROM pg_stat_user_tables WHERE relname LIKE 'daily\\_%' AND relname <> 'daily_rollups'")
+# Counted, not read from the statistics (they are empty after a server restart).
+others = "; ".join(
+    f"{name}: {int(psql(db, f'SELECT count(*) FROM {name}')):,} rows, "
+    + psql(db, f"SELECT pg_size_pretty(pg_total_relation_size('{name}'))")
+    for name in psql(db, "SELECT relname FROM pg_stat_user_tables WHERE relname LIKE 'daily\\_%' "
+                         "AND relname <> 'daily_rollups' ORDER BY relname").split("\n") if name)
 size = psql(db, f"SELECT pg_size_pretty(pg_database_size('{DATABASE}'))")
 accounts = [line.split("|") for line in
             psql(db, "SELECT id, name, environment, owner FROM accounts ORDER BY id").split("\n") if line]
