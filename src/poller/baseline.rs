@@ -69,7 +69,8 @@ impl std::fmt::Display for Skipped {
 /// ask other operations, so they share no rate limit): `finish` decides and stores the
 /// results once the cycle's coverage and findings are in. Holds the baseline's advisory lock.
 pub struct Reading {
-    lock: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    /// The connection holding the advisory lock; `None` once unlocked.
+    lock: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
     read_at: chrono::DateTime<Utc>,
     task: tokio::task::JoinHandle<Vec<AccountReads>>,
 }
@@ -112,7 +113,7 @@ pub async fn start(
     let read_at = Utc::now();
     let task = tokio::spawn(read_aws(config, clients, accounts, refused_roles));
     Ok(Ok(Reading {
-        lock,
+        lock: Some(lock),
         read_at,
         task,
     }))
@@ -141,10 +142,23 @@ impl Reading {
     }
 
     async fn unlock(&mut self) {
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut *self.lock)
-            .await;
+        if let Some(mut lock) = self.lock.take() {
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(LOCK_KEY)
+                .execute(&mut *lock)
+                .await;
+        }
+    }
+}
+
+/// Dropped without `finish` or `abandon` (a panic): the reads stop, and the lock's connection
+/// is closed rather than returned to the pool, which releases the lock.
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Some(lock) = &mut self.lock {
+            lock.close_on_drop();
+        }
     }
 }
 
