@@ -703,7 +703,7 @@ owner = "payments"
     }
 
     #[test]
-    fn no_accounts_is_an_error_unless_discovered_and_unbuilt_modes_say_so() {
+    fn no_accounts_is_an_error_unless_discovered_and_the_admin_id_is_checked() {
         let text = MINIMAL.split("[[accounts]]").next().unwrap();
         assert!(err(text).starts_with("accounts: no [[accounts]] listed"));
         let discovery = text.replace("[aws]", "[aws]\ndiscover_accounts = true");
