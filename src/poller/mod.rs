@@ -491,11 +491,7 @@ impl Worker {
         let (state, message, stats, error, complete) = match outcome {
             Ok((enabled, stats, listed)) => {
                 members = listed;
-                let (state, message) = match enabled {
-                    Enabled::Yes => ("enabled", String::new()),
-                    Enabled::No(m) => ("not_enabled", m),
-                    Enabled::Unknown(m) => ("unknown", m),
-                };
+                let (state, message) = enabled.coverage();
                 (state, message, stats, None, true)
             }
             Err((stop, stats)) => match stop {
@@ -584,11 +580,7 @@ impl Worker {
             Some(Ok(list)) => list
                 .into_iter()
                 .map(|(account, enabled)| {
-                    let (state, message) = match enabled {
-                        Enabled::Yes => ("enabled", String::new()),
-                        Enabled::No(m) => ("not_enabled", m),
-                        Enabled::Unknown(m) => ("unknown", m),
-                    };
+                    let (state, message) = enabled.coverage();
                     (account.to_string(), state, message)
                 })
                 .collect(),

@@ -58,6 +58,17 @@ pub enum Enabled {
     Unknown(String),
 }
 
+impl Enabled {
+    /// The coverage state it is recorded as, with its message.
+    pub fn coverage(self) -> (&'static str, String) {
+        match self {
+            Enabled::Yes => ("enabled", String::new()),
+            Enabled::No(m) => ("not_enabled", m),
+            Enabled::Unknown(m) => ("unknown", m),
+        }
+    }
+}
+
 /// A status call's failure that means "not enabled" is an answer, not an error.
 fn not_enabled_or(err: CallError) -> Result<Enabled, CallError> {
     if err.kind == FailureKind::NotEnabled {
