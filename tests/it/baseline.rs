@@ -94,9 +94,10 @@ async fn the_baseline_is_read_again_only_after_its_interval(pool: PgPool) {
     assert_eq!(rows, 10);
 }
 
-type Results = BTreeMap<(String, String), String>;
+pub type Results = BTreeMap<(String, String), String>;
 
-async fn stored(pool: &PgPool) -> Results {
+/// Every stored result, by (account, check).
+pub async fn stored(pool: &PgPool) -> Results {
     db::baseline::list(pool, None)
         .await
         .unwrap()
@@ -105,7 +106,8 @@ async fn stored(pool: &PgPool) -> Results {
         .collect()
 }
 
-async fn truth(sim_url: &str) -> Results {
+/// Every result of the simulator's truth, by (account, check).
+pub async fn truth(sim_url: &str) -> Results {
     let t: Value =
         serde_json::from_str(&http_get(&format!("{sim_url}/_sim/truth")).await.unwrap()).unwrap();
     t["baseline"]
@@ -119,7 +121,8 @@ async fn truth(sim_url: &str) -> Results {
         .collect()
 }
 
-fn differences(want: &Results, got: &Results) -> Vec<String> {
+/// The results that differ from the truth, readably.
+pub fn differences(want: &Results, got: &Results) -> Vec<String> {
     want.iter()
         .filter(|(k, v)| got.get(*k) != Some(v))
         .map(|(k, v)| format!("{k:?}: truth {v}, stored {:?}", got.get(k)))

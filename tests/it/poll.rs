@@ -5,15 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use http_body_util::BodyExt;
 use serde_json::Value;
 use sightline::db::stats;
 use sightline::sim::org::Options;
 use sightline::sim::server::{SimHandle, spawn};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
-use crate::support::{http_get, http_with_body, url_of};
+use crate::support::{http_get, http_with_body, oneshot_with, url_of};
 
 type Key = (String, String, String, String, String);
 
@@ -373,28 +371,10 @@ async fn a_delegated_administrator_is_read_once_per_region_for_the_whole_organis
         .unwrap();
     assert!(of_refused > 0, "no findings of the account without a role");
     // The baseline too: its checks 8 and 9 (coverage, findings) are known for every account.
-    let t = truth(&sim).await;
-    let stored: HashMap<(String, String), String> = sqlx::query_as::<_, (String, String, String)>(
-        "SELECT account_id, check_name, result FROM baseline_results",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|(a, c, r)| ((a, c), r))
-    .collect();
-    let cells = t["baseline"].as_array().unwrap();
-    let differ: Vec<&Value> = cells
-        .iter()
-        .filter(|c| {
-            let key = (
-                c["account_id"].as_str().unwrap().to_owned(),
-                c["check"].as_str().unwrap().to_owned(),
-            );
-            stored.get(&key).map(String::as_str) != c["result"].as_str()
-        })
-        .collect();
-    assert_eq!(cells.len(), 240);
+    let want = crate::baseline::truth(&sim.url).await;
+    let stored = crate::baseline::stored(&pool).await;
+    assert_eq!(want.len(), 240);
+    let differ = crate::baseline::differences(&want, &stored);
     assert!(differ.is_empty(), "{differ:?}");
     assert_eq!(
         stored
@@ -432,20 +412,12 @@ async fn a_delegated_administrator_is_read_once_per_region_for_the_whole_organis
         delegated_admin: Some(admin.parse().unwrap()),
         ..Default::default()
     };
-    let app = sightline::web::router(sightline::web::AppState::new(pool.clone(), site));
     for uri in ["/status", "/coverage"] {
-        let response = app
-            .clone()
-            .oneshot(
-                axum::http::Request::get(uri)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
+        let request = axum::http::Request::get(uri)
+            .body(axum::body::Body::empty())
             .unwrap();
-        assert_eq!(response.status(), 200, "{uri}");
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let body = String::from_utf8_lossy(&body);
+        let (status, _, body) = oneshot_with(&pool, site.clone(), request).await;
+        assert_eq!(status, 200, "{uri}");
         assert!(
             body.contains("Delegated-administrator mode")
                 && body.contains(&format!("security-tooling ({admin})")),

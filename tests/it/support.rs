@@ -194,15 +194,21 @@ pub async fn oneshot(
     pool: &sqlx::PgPool,
     request: axum::http::Request<axum::body::Body>,
 ) -> (axum::http::StatusCode, String, String) {
+    oneshot_with(pool, Default::default(), request).await
+}
+
+/// `oneshot` on a server configured as `site`.
+pub async fn oneshot_with(
+    pool: &sqlx::PgPool,
+    site: sightline::web::Site,
+    request: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, String, String) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let response = sightline::web::router(sightline::web::AppState::new(
-        pool.clone(),
-        Default::default(),
-    ))
-    .oneshot(request)
-    .await
-    .unwrap();
+    let response = sightline::web::router(sightline::web::AppState::new(pool.clone(), site))
+        .oneshot(request)
+        .await
+        .unwrap();
     let status = response.status();
     let content_type = response
         .headers()
