@@ -40,20 +40,9 @@ pub async fn poll(t: &TargetCtx<'_>, sink: &mut PageSink<'_>) -> Result<Enabled,
         .first()
         .and_then(|a| a.state())
         .map(|s| s.status().clone());
-    match state {
-        Some(AccountStatus::Enabled) | Some(AccountStatus::Enabling) => {}
-        Some(AccountStatus::Disabled) | Some(AccountStatus::Disabling) => {
-            return Ok(Enabled::No(format!(
-                "Inspector is disabled in {}",
-                t.region
-            )));
-        }
-        Some(other) => {
-            return Ok(Enabled::Unknown(format!(
-                "Inspector account status {}",
-                other.as_str()
-            )));
-        }
+    match state.map(|s| status_enabled(&s, t)) {
+        Some(Enabled::Yes) => {}
+        Some(other) => return Ok(other),
         None => {
             return Ok(Enabled::Unknown(
                 "BatchGetAccountStatus returned no state for this account".into(),
@@ -152,6 +141,17 @@ pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, Normali
 /// `BatchGetAccountStatus` takes at most 10 account ids.
 const MEMBER_BATCH: usize = 10;
 
+/// What an account's Inspector status says of its coverage in the target's region.
+fn status_enabled(status: &AccountStatus, t: &TargetCtx<'_>) -> Enabled {
+    match status {
+        AccountStatus::Enabled | AccountStatus::Enabling => Enabled::Yes,
+        AccountStatus::Disabled | AccountStatus::Disabling => {
+            Enabled::No(format!("Inspector is disabled in {}", t.region))
+        }
+        other => Enabled::Unknown(format!("Inspector account status {}", other.as_str())),
+    }
+}
+
 /// `BatchGetAccountStatus` of the accounts, 10 at a time: the administrator reads its
 /// members' status; an account it cannot read is `unknown`, with Inspector's reason.
 pub async fn member_coverage(
@@ -169,14 +169,8 @@ pub async fn member_coverage(
             .await
             .map_err(|e| classify(&e))?;
         for a in out.accounts() {
-            let state = match a.state().map(|s| s.status()) {
-                Some(AccountStatus::Enabled) | Some(AccountStatus::Enabling) => Enabled::Yes,
-                Some(AccountStatus::Disabled) | Some(AccountStatus::Disabling) => {
-                    Enabled::No(format!("Inspector is disabled in {}", t.region))
-                }
-                Some(other) => {
-                    Enabled::Unknown(format!("Inspector account status {}", other.as_str()))
-                }
+            let state = match a.state() {
+                Some(s) => status_enabled(s.status(), t),
                 None => Enabled::Unknown("BatchGetAccountStatus returned no state".into()),
             };
             states.insert(a.account_id().to_owned(), state);
