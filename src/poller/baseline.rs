@@ -16,9 +16,7 @@ use sqlx::PgPool;
 
 use super::clients::Clients;
 use crate::baseline::Outcome;
-use crate::baseline::evaluate::{
-    self, BucketOwner, Cell, LifecycleRule, Observation, ScpSeen, Trail,
-};
+use crate::baseline::evaluate::{self, BucketOwner, LifecycleRule, Observation, ScpSeen, Trail};
 use crate::config::{AccountConfig, Config};
 use crate::db;
 use crate::sources::{cloudtrail, organizations, s3};
@@ -349,7 +347,7 @@ impl Ctx<'_> {
 /// One account's observation: its AWS reads and Sightline's own data about it.
 fn observation(config: &Config, own: &db::baseline::OwnData, reads: AccountReads) -> Observation {
     let account_id = reads.account.id.to_string();
-    let mine = |a: &String| *a == account_id;
+    let own = own.account(&account_id);
     Observation {
         production: config
             .baseline
@@ -361,12 +359,7 @@ fn observation(config: &Config, own: &db::baseline::OwnData, reads: AccountReads
         lifecycles: reads.lifecycles,
         log_retention_days: config.baseline.log_retention_days,
         scps: reads.scps,
-        cloudwatch_failures: own
-            .cloudwatch_failures
-            .iter()
-            .filter(|(a, _, _)| mine(a))
-            .map(|(_, c, n)| (c.clone(), *n))
-            .collect(),
+        cloudwatch_failures: own.cloudwatch_failures,
         expected_cells: config
             .aws
             .regions
@@ -379,22 +372,8 @@ fn observation(config: &Config, own: &db::baseline::OwnData, reads: AccountReads
                     .map(move |s| (r.to_string(), s.as_str().to_owned()))
             })
             .collect(),
-        coverage: own
-            .coverage
-            .iter()
-            .filter(|(a, _, _, _)| mine(a))
-            .map(|(_, region, source, state)| Cell {
-                region: region.clone(),
-                source: source.clone(),
-                state: state.clone(),
-            })
-            .collect(),
-        unapproved_open: own
-            .open_in_regions
-            .iter()
-            .filter(|(a, _, _)| mine(a))
-            .map(|(_, r, n)| (r.clone(), *n))
-            .collect(),
+        coverage: own.coverage,
+        unapproved_open: own.open_in_regions,
         account_id,
     }
 }
