@@ -29,6 +29,17 @@ pub enum FailureKind {
     Other,
 }
 
+impl FailureKind {
+    /// The coverage state a target (or a delegated administrator's members) failing so is in.
+    pub fn coverage_state(self) -> &'static str {
+        match self {
+            FailureKind::AccessDenied => "access_denied",
+            FailureKind::NotEnabled => "not_enabled",
+            FailureKind::Throttled | FailureKind::Other => "error",
+        }
+    }
+}
+
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

@@ -496,11 +496,7 @@ impl Worker {
             }
             Err((stop, stats)) => match stop {
                 Stop::Call(e) => {
-                    let state = match e.kind {
-                        FailureKind::AccessDenied => "access_denied",
-                        FailureKind::NotEnabled => "not_enabled",
-                        FailureKind::Throttled | FailureKind::Other => "error",
-                    };
+                    let state = e.kind.coverage_state();
                     let first_denial = e.kind != FailureKind::AccessDenied
                         || self
                             .denied_logged
@@ -585,10 +581,7 @@ impl Worker {
                 })
                 .collect(),
             Some(Err(e)) => {
-                let state = match e.kind {
-                    FailureKind::AccessDenied => "access_denied",
-                    _ => "error",
-                };
+                let state = e.kind.coverage_state();
                 let message = format!(
                     "cannot list the members of the delegated administrator {admin}: {}",
                     e.message
@@ -607,17 +600,7 @@ impl Worker {
                     .collect()
             }
         };
-        for (account, state, message) in rows {
-            db::coverage::record(
-                &self.pool,
-                &account,
-                &target.region,
-                &target.source,
-                state,
-                &message,
-            )
-            .await?;
-        }
+        db::coverage::record_many(&self.pool, &target.region, &target.source, &rows).await?;
         Ok(())
     }
 
