@@ -1,7 +1,7 @@
 //! `/status`: the poller's health. Its last cycles, the targets of the latest one that failed
 //! or were throttled, how old each source's data is, and the findings that could not be read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::extract::State;
@@ -101,29 +101,58 @@ pub async fn show_status(
     viewer: Viewer,
 ) -> Result<Response, PageError> {
     let pool = &state.pool;
-    let (cycles, totals, ages, unparseable, infos, counts_refreshed) = tokio::try_join!(
+    let (heads, totals, ages, unparseable, infos, counts_refreshed) = tokio::try_join!(
         db::posture::recent_cycles(pool, CYCLES),
         db::posture::poller_totals(pool),
-        async {
+        // How old each source's data is moves as targets are polled: kept, like the other
+        // pages' coverage and freshness, until the poller next refreshes the counts.
+        state.counts.get(pool, "data_age".into(), || async {
             let mut conn = pool.acquire().await?;
-            db::metrics::data_age(&mut conn).await
-        },
+            Ok((Utc::now(), db::metrics::data_age(&mut conn).await?))
+        }),
         db::posture::recent_unparseable(pool, UNPARSEABLE),
         db::posture::accounts(pool),
         db::counts::refreshed_at(pool),
     )?;
-    let troubled = match cycles.first() {
-        Some(c) => db::posture::troubled_runs(pool, c.cycle_id, TROUBLED + 1).await?,
+    // An ended cycle never changes: its sums and its troubled runs are kept by its end.
+    let kept = |head: &db::posture::CycleHead, what: &str| {
+        head.ended_at
+            .map(|end| (end, format!("{what}:{}", head.cycle_id)))
+    };
+    let counts = &state.counts;
+    let cycles = futures_util::future::try_join_all(heads.iter().map(|h| async move {
+        let totals = match kept(h, "cycle_totals") {
+            Some((end, key)) => (*counts
+                .get_at(end, key, || db::posture::cycle_totals(pool, h.cycle_id))
+                .await?)
+                .clone(),
+            None => db::posture::cycle_totals(pool, h.cycle_id).await?,
+        };
+        Ok::<_, sqlx::Error>((h, totals))
+    }))
+    .await?;
+    let troubled: Vec<TroubledRun> = match heads.first() {
+        Some(h) => match kept(h, "troubled_runs") {
+            Some((end, key)) => (*state
+                .counts
+                .get_at(end, key, || {
+                    db::posture::troubled_runs(pool, h.cycle_id, TROUBLED + 1)
+                })
+                .await?)
+                .clone(),
+            None => db::posture::troubled_runs(pool, h.cycle_id, TROUBLED + 1).await?,
+        },
         None => Vec::new(),
     };
     let now = Utc::now();
-    let name_of = |id: &str| {
-        infos
-            .iter()
-            .find(|a| a.id == id)
-            .map(|a| a.name.clone())
-            .unwrap_or_default()
-    };
+    let names: HashMap<&str, &str> = infos
+        .iter()
+        .map(|a| (a.id.as_str(), a.name.as_str()))
+        .collect();
+    let name_of = |id: &str| names.get(id).map(|n| n.to_string()).unwrap_or_default();
+    // The ages as read, plus the time since.
+    let (aged_at, ages) = &*ages;
+    let since = (now - *aged_at).num_milliseconds().max(0) as f64 / 1000.0;
 
     let page = StatusPage {
         delegated_admin: state
@@ -137,17 +166,17 @@ pub async fn show_status(
         never_polled: Count(totals.never_polled),
         unparseable: Count(totals.unparseable),
         unparseable_last_day: Count(totals.unparseable_last_day),
-        latest: cycles.first().map(|c| Moment::new(c.started_at, now)),
+        latest: heads.first().map(|c| Moment::new(c.started_at, now)),
         counts_refreshed: Moment::new(counts_refreshed, now),
         cycles: cycles
             .iter()
-            .map(|c| CycleRow {
-                started: Moment::new(c.started_at, now),
+            .map(|(h, c)| CycleRow {
+                started: Moment::new(h.started_at, now),
                 duration: duration(
-                    (c.ended_at.unwrap_or(now) - c.started_at).num_milliseconds() as f64 / 1000.0,
+                    (h.ended_at.unwrap_or(now) - h.started_at).num_milliseconds() as f64 / 1000.0,
                 ),
-                running: c.ended_at.is_none(),
-                pollers: Count(c.pollers),
+                running: h.ended_at.is_none(),
+                pollers: Count(h.pollers),
                 targets: Count(c.targets),
                 full_sweeps: Count(c.full_sweeps),
                 pages: Count(c.pages),
@@ -182,10 +211,10 @@ pub async fn show_status(
             })
             .collect(),
         ages: ages
-            .into_iter()
+            .iter()
             .map(|a| AgeRow {
                 source: source_name(&a.source),
-                age: a.oldest_success_seconds.map(duration),
+                age: a.oldest_success_seconds.map(|s| duration(s + since)),
                 never: Count(a.never_succeeded),
             })
             .collect(),
