@@ -2,7 +2,7 @@
 //! `/regions/{code}`: one region across accounts and sources. Regions outside the approved list
 //! are marked, and any activity in them (an open finding, an enabled service) is called out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -14,8 +14,12 @@ use super::format::Count;
 use super::overview::{SevCounts, Tally, plural, scale_bars};
 use super::{AppState, Chrome, Site, Viewer, render};
 use crate::db;
-use crate::db::posture::Scope;
+use crate::db::posture::{CoverageCell, Scope};
 use crate::domain::{Region, Source};
+
+/// A region's page lists at most this many accounts, and this many services not reporting;
+/// `/coverage?region=…` lists them all.
+const SHOWN: usize = 100;
 
 struct RegionRow {
     code: String,
@@ -71,12 +75,22 @@ pub async fn list_regions(
     viewer: Viewer,
 ) -> Result<Response, PageError> {
     let pool = &state.pool;
-    let (open, coverage) = tokio::try_join!(
-        state
-            .counts
-            .get_cloned(pool, "open_by_region_account".into(), || {
-                db::posture::open_by_region_account(pool)
-            }),
+    let (tallies, coverage) = tokio::try_join!(
+        // Per region: its open findings and how many accounts have any. Summed from one row per
+        // (region, account, severity), 80,000 at 1,000 accounts: once per refresh, not per view.
+        state.counts.get(pool, "open_by_region".into(), || async {
+            let open = db::posture::open_by_region_account(pool).await?;
+            let mut tallies: BTreeMap<String, (Tally, BTreeSet<String>)> = BTreeMap::new();
+            for c in open {
+                let (t, accounts) = tallies.entry(c.region).or_default();
+                t.add(&c.severity, c.count);
+                accounts.insert(c.account_id);
+            }
+            Ok(tallies
+                .into_iter()
+                .map(|(region, (t, accounts))| (region, (t, accounts.len())))
+                .collect::<BTreeMap<String, (Tally, usize)>>())
+        }),
         state
             .counts
             .get_cloned(pool, "coverage_by_region".into(), || {
@@ -84,29 +98,24 @@ pub async fn list_regions(
             }),
     )?;
     let site = &state.site;
-    let mut tallies: BTreeMap<&str, (Tally, BTreeSet<&str>)> = BTreeMap::new();
-    for c in &open {
-        let (t, accounts) = tallies.entry(&c.region).or_default();
-        t.add(&c.severity, c.count);
-        accounts.insert(&c.account_id);
-    }
     let order = region_order(
         site,
-        open.iter()
-            .map(|c| c.region.as_str())
+        tallies
+            .keys()
+            .map(String::as_str)
             .chain(coverage.iter().map(|c| c.region.as_str())),
     );
     let mut rows: Vec<RegionRow> = order
         .iter()
         .map(|code| {
-            let (tally, accounts) = tallies.get(code.as_str()).cloned().unwrap_or_default();
+            let (tally, accounts) = tallies.get(code.as_str()).copied().unwrap_or_default();
             let cov = coverage.iter().find(|c| &c.region == code);
             RegionRow {
                 code: code.clone(),
                 watched: site.regions.iter().any(|r| r.as_str() == code),
                 approved: site.is_approved(code),
                 counts: SevCounts::new(&tally, &[("region", code)]),
-                accounts: Count(accounts.len() as i64),
+                accounts: Count(accounts as i64),
                 targets: Count(cov.map_or(0, |c| c.targets)),
                 enabled: Count(cov.map_or(0, |c| c.enabled)),
             }
@@ -162,10 +171,14 @@ struct RegionPage {
     targets: Count,
     /// What runs here, when the region is not approved.
     activity: String,
+    /// The first `SHOWN` accounts, most severe first, of `accounts_total`.
     accounts: Vec<AccountRow>,
+    accounts_total: Count,
     sources: Vec<SourceRow>,
     source_heads: Vec<&'static str>,
+    /// The first `SHOWN` services not reporting, of `problems_total`.
     problems: Vec<Problem>,
+    problems_total: Count,
 }
 
 pub async fn show_region(
@@ -181,12 +194,16 @@ pub async fn show_region(
     let pool = &state.pool;
     let watched = site.regions.iter().any(|r| r == &region);
     let (cells, coverage, infos, known, trend) = tokio::try_join!(
+        state.counts.get(pool, format!("open_in_region:{rc}"), || {
+            db::posture::open_in_region(pool, rc)
+        }),
+        // 5,000 cells at 1,000 accounts: kept, like the region list's coverage, until the
+        // poller next refreshes the counts.
         state
             .counts
-            .get_cloned(pool, format!("open_in_region:{rc}"), || {
-                db::posture::open_in_region(pool, rc)
+            .get(pool, format!("coverage_in_region:{rc}"), || {
+                db::posture::coverage_cells(pool, Scope::Region(rc))
             }),
-        db::posture::coverage_cells(pool, Scope::Region(rc)),
         db::posture::accounts(pool),
         async {
             if watched {
@@ -219,7 +236,7 @@ pub async fn show_region(
     let mut total = Tally::default();
     let mut by_account: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut by_source: BTreeMap<&str, Tally> = BTreeMap::new();
-    for c in &cells {
+    for c in cells.iter() {
         total.add(&c.severity, c.count);
         by_account
             .entry(&c.account_id)
@@ -231,51 +248,47 @@ pub async fn show_region(
             .add(&c.severity, c.count);
     }
     let sources_polled = sources_present(&coverage);
-    let name_of = |id: &str| {
-        infos
-            .iter()
-            .find(|a| a.id == id)
-            .map(|a| a.name.clone())
-            .unwrap_or_default()
-    };
+    let names: HashMap<&str, &str> = infos
+        .iter()
+        .map(|a| (a.id.as_str(), a.name.as_str()))
+        .collect();
+    let name_of = |id: &str| names.get(id).map(|n| n.to_string()).unwrap_or_default();
+    let cell_of: HashMap<(&str, &str), &CoverageCell> = coverage
+        .iter()
+        .map(|c| ((c.account_id.as_str(), c.source.as_str()), c))
+        .collect();
 
-    // The accounts with findings or coverage here: most open findings first.
-    let ids: BTreeSet<&str> = by_account
+    // The accounts with findings or coverage here: the most severe open findings first, and
+    // only the first `SHOWN` of them (a region of 1,000 accounts would be a 2 MB page).
+    let mut ids: Vec<&str> = by_account
         .keys()
         .copied()
         .chain(coverage.iter().map(|c| c.account_id.as_str()))
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
         .collect();
+    let tally_of = |id: &str| by_account.get(id).copied().unwrap_or_default();
+    ids.sort_by_cached_key(|id| {
+        (
+            std::cmp::Reverse(tally_of(id).gravity()),
+            name_of(id),
+            id.to_string(),
+        )
+    });
+    let accounts_total = ids.len();
     let mut accounts: Vec<AccountRow> = ids
         .into_iter()
+        .take(SHOWN)
         .map(|id| AccountRow {
             id: id.to_owned(),
             name: name_of(id),
-            counts: SevCounts::new(
-                by_account.get(id).unwrap_or(&Tally::default()),
-                &[("region", rc), ("account", id)],
-            ),
+            counts: SevCounts::new(&tally_of(id), &[("region", rc), ("account", id)]),
             cells: sources_polled
                 .iter()
-                .map(|s| {
-                    StateCell::of(
-                        coverage
-                            .iter()
-                            .find(|c| c.account_id == id && c.source == s.as_str()),
-                    )
-                })
+                .map(|s| StateCell::of(cell_of.get(&(id, s.as_str())).copied()))
                 .collect(),
         })
         .collect();
-    accounts.sort_by(|a, b| {
-        let (ta, tb) = (
-            by_account.get(a.id.as_str()).copied().unwrap_or_default(),
-            by_account.get(b.id.as_str()).copied().unwrap_or_default(),
-        );
-        tb.gravity()
-            .cmp(&ta.gravity())
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.id.cmp(&b.id))
-    });
     scale_bars(accounts.iter_mut().map(|r| &mut r.counts));
 
     let mut sources: Vec<SourceRow> = Source::ALL
@@ -290,9 +303,14 @@ pub async fn show_region(
         .collect();
     scale_bars(sources.iter_mut().map(|r| &mut r.counts));
 
-    let problems = coverage
+    let not_enabled: Vec<&CoverageCell> = coverage
         .iter()
         .filter(|c| c.state.as_deref() != Some("enabled"))
+        .collect();
+    let problems_total = not_enabled.len();
+    let problems = not_enabled
+        .into_iter()
+        .take(SHOWN)
         .map(|c| Problem::of(c, &name_of(&c.account_id)))
         .collect();
     let enabled = coverage
@@ -312,9 +330,11 @@ pub async fn show_region(
         targets: Count(coverage.len() as i64),
         activity: activity(total.total(), enabled),
         accounts,
+        accounts_total: Count(accounts_total as i64),
         sources,
         source_heads: sources_polled.iter().map(|s| s.display_name()).collect(),
         problems,
+        problems_total: Count(problems_total as i64),
     };
     render(&page)
 }
