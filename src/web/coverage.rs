@@ -2,7 +2,7 @@
 //! (enabled, not enabled, access denied, error, unknown, or not polled yet), with the message
 //! that explains each state, and how many targets are in each.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -12,9 +12,9 @@ use super::accounts::{StateCell, sources_present, state_class};
 use super::error::PageError;
 use super::format::Count;
 use super::overview::{source_name, state_label};
-use super::{AppState, Chrome, Viewer, render};
+use super::{AppState, Chrome, Site, Viewer, render};
 use crate::db;
-use crate::db::posture::{CoverageCell, Scope};
+use crate::db::posture::{AccountInfo, CoverageCell, Scope};
 use crate::domain::{AccountId, Region, Source};
 
 /// The states a cell can show, in the order of the counts at the top.
@@ -27,12 +27,28 @@ const STATES: [&str; 6] = [
     "not_polled",
 ];
 
-/// What `/coverage` is narrowed to.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// The matrix shows this many accounts a page (each a row per region: 800 rows at 16 regions).
+const ACCOUNTS_PER_PAGE: usize = 50;
+
+/// What `/coverage` is narrowed to, and which page of its accounts is shown.
+#[derive(Debug, PartialEq, Eq)]
 struct Narrow {
     account: Option<AccountId>,
     region: Option<Region>,
     state: Option<&'static str>,
+    /// From 1.
+    page: usize,
+}
+
+impl Default for Narrow {
+    fn default() -> Self {
+        Self {
+            account: None,
+            region: None,
+            state: None,
+            page: 1,
+        }
+    }
 }
 
 impl Narrow {
@@ -63,10 +79,16 @@ impl Narrow {
                         )
                     })?);
                 }
+                "page" => {
+                    n.page =
+                        v.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                            bad("page", &format!("{v:?}: expected a number from 1"))
+                        })?;
+                }
                 other => {
                     return Err(bad(
                         other,
-                        "unknown parameter: expected account, region or state",
+                        "unknown parameter: expected account, region, state or page",
                     ));
                 }
             }
@@ -74,8 +96,13 @@ impl Narrow {
         Ok(n)
     }
 
-    /// This page's URL with `state` set (or cleared), keeping the rest.
+    /// This page's URL with `state` set (or cleared), keeping the rest, from the first page.
     fn href_with_state(&self, state: Option<&str>) -> String {
+        self.href(state, 1)
+    }
+
+    /// This page's URL with `state` set (or cleared) and page `page`, keeping the rest.
+    fn href(&self, state: Option<&str>, page: usize) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         if let Some(a) = &self.account {
             q.append_pair("account", a.as_str());
@@ -85,6 +112,9 @@ impl Narrow {
         }
         if let Some(s) = state {
             q.append_pair("state", s);
+        }
+        if page > 1 {
+            q.append_pair("page", &page.to_string());
         }
         let q = q.finish();
         if q.is_empty() {
@@ -129,6 +159,15 @@ struct ProblemGroup {
     count: usize,
 }
 
+/// Which accounts of how many the matrix shows, when there is more than one page.
+struct Paging {
+    first: Count,
+    last: Count,
+    of: Count,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "coverage.html")]
 struct CoveragePage {
@@ -139,9 +178,117 @@ struct CoveragePage {
     show_all: String,
     source_heads: Vec<&'static str>,
     rows: Vec<MatrixRow>,
+    paging: Option<Paging>,
+    per_page: usize,
     problems: Vec<ProblemGroup>,
     /// Delegated-administrator mode: (account id, name).
     delegated_admin: Option<(String, String)>,
+}
+
+/// The coverage of one narrowing, over all its pages: what each of its pages reads.
+struct Grid {
+    /// Account id → name.
+    names: HashMap<String, String>,
+    /// The sources with a cell (all five when none has).
+    sources: Vec<Source>,
+    /// The watched regions the narrowing keeps, in config order.
+    watched: Vec<String>,
+    /// Account → region → source → cell.
+    by_account: HashMap<String, BTreeMap<String, BTreeMap<String, CoverageCell>>>,
+    /// Cells per state (`STATES`), over every account.
+    counts: [i64; STATES.len()],
+    /// The accounts with a row to show, in order.
+    shown: Vec<String>,
+}
+
+impl Grid {
+    fn new(
+        site: &Site,
+        narrow: &Narrow,
+        cells: Vec<CoverageCell>,
+        infos: Vec<AccountInfo>,
+    ) -> Self {
+        let cells: Vec<CoverageCell> = cells
+            .into_iter()
+            .filter(|c| {
+                narrow
+                    .region
+                    .as_ref()
+                    .is_none_or(|r| r.as_str() == c.region)
+            })
+            .collect();
+        let sources = sources_present(&cells);
+        // Accounts: the configured ones (by name) and any other the data names.
+        let mut accounts: Vec<String> = infos
+            .iter()
+            .map(|a| a.id.clone())
+            .filter(|id| narrow.account.as_ref().is_none_or(|a| a.as_str() == id))
+            .collect();
+        let mut by_account: HashMap<String, BTreeMap<String, BTreeMap<String, CoverageCell>>> =
+            HashMap::new();
+        for c in cells {
+            by_account
+                .entry(c.account_id.clone())
+                .or_default()
+                .entry(c.region.clone())
+                .or_default()
+                .insert(c.source.clone(), c);
+        }
+        let configured: HashSet<&str> = accounts.iter().map(String::as_str).collect();
+        let extra: BTreeSet<String> = by_account
+            .keys()
+            .filter(|id| !configured.contains(id.as_str()))
+            .cloned()
+            .collect();
+        accounts.extend(extra);
+        let mut grid = Grid {
+            names: infos.into_iter().map(|a| (a.id, a.name)).collect(),
+            sources,
+            watched: site
+                .regions
+                .iter()
+                .map(|r| r.to_string())
+                .filter(|r| narrow.region.as_ref().is_none_or(|n| n.as_str() == r))
+                .collect(),
+            by_account,
+            counts: [0; STATES.len()],
+            shown: Vec::new(),
+        };
+        for id in accounts {
+            let mut any = false;
+            for region in grid.regions_of(&id) {
+                let mut matches = narrow.state.is_none();
+                for s in &grid.sources {
+                    let state = state_class(
+                        grid.cell(&id, &region, s.as_str())
+                            .and_then(|c| c.state.as_deref()),
+                    );
+                    if let Some(i) = STATES.iter().position(|s| *s == state) {
+                        grid.counts[i] += 1;
+                    }
+                    matches |= narrow.state == Some(state);
+                }
+                any |= matches;
+            }
+            if any {
+                grid.shown.push(id);
+            }
+        }
+        grid
+    }
+
+    /// An account's regions: the watched ones, then any other its cells name.
+    fn regions_of(&self, account: &str) -> Vec<String> {
+        let mut regions = self.watched.clone();
+        if let Some(cells) = self.by_account.get(account) {
+            regions.extend(cells.keys().filter(|r| !self.watched.contains(r)).cloned());
+        }
+        regions
+    }
+
+    fn cell(&self, account: &str, region: &str, source: &str) -> Option<&CoverageCell> {
+        self.by_account.get(account)?.get(region)?.get(source)
+    }
 }
 
 pub async fn show_coverage(
@@ -151,87 +298,55 @@ pub async fn show_coverage(
 ) -> Result<Response, PageError> {
     let narrow = Narrow::parse(query.as_deref())?;
     let pool = &state.pool;
-    let scope = match (&narrow.account, &narrow.region) {
-        (Some(a), _) => Scope::Account(a.as_str()),
-        (None, Some(r)) => Scope::Region(r.as_str()),
-        (None, None) => Scope::All,
-    };
-    let (cells, infos) = tokio::try_join!(
-        db::posture::coverage_cells(pool, scope),
-        db::posture::accounts(pool),
-    )?;
-    let cells: Vec<CoverageCell> = cells
-        .into_iter()
-        .filter(|c| {
-            narrow
-                .region
-                .as_ref()
-                .is_none_or(|r| r.as_str() == c.region)
-        })
-        .collect();
     let site = &state.site;
-    let sources = sources_present(&cells);
-    let name_of = |id: &str| {
-        infos
-            .iter()
-            .find(|a| a.id == id)
-            .map(|a| a.name.clone())
-            .unwrap_or_default()
-    };
+    // The grid of this narrowing, shared by all its pages. At 1,000 accounts it is 80,000 cells
+    // (a 60–150 ms read, as much again to count): kept, like the other pages' coverage
+    // summaries, until the poller next refreshes the counts.
+    let key = format!(
+        "coverage_grid:{}:{}:{}",
+        narrow.account.as_ref().map_or("", |a| a.as_str()),
+        narrow.region.as_ref().map_or("", |r| r.as_str()),
+        narrow.state.unwrap_or("")
+    );
+    let grid = state
+        .counts
+        .get(pool, key, || async {
+            let scope = match (&narrow.account, &narrow.region) {
+                (Some(a), _) => Scope::Account(a.as_str()),
+                (None, Some(r)) => Scope::Region(r.as_str()),
+                (None, None) => Scope::All,
+            };
+            let (cells, infos) = tokio::try_join!(
+                db::posture::coverage_cells(pool, scope),
+                db::posture::accounts(pool),
+            )?;
+            Ok(Grid::new(site, &narrow, cells, infos))
+        })
+        .await?;
+    let name_of = |id: &str| grid.names.get(id).cloned().unwrap_or_default();
 
-    // Accounts: the configured ones (by name) and any other the data names.
-    let mut account_ids: Vec<String> = infos
-        .iter()
-        .map(|a| a.id.clone())
-        .filter(|id| narrow.account.as_ref().is_none_or(|a| a.as_str() == id))
-        .collect();
-    let extra: BTreeSet<&str> = cells
-        .iter()
-        .map(|c| c.account_id.as_str())
-        .filter(|id| !account_ids.iter().any(|a| a == id))
-        .collect();
-    account_ids.extend(extra.into_iter().map(str::to_owned));
-
-    let mut index: BTreeMap<(&str, &str, &str), &CoverageCell> = BTreeMap::new();
-    for c in &cells {
-        index.insert((&c.account_id, &c.region, &c.source), c);
+    // This page's accounts, in full.
+    let shown = &grid.shown;
+    let pages = shown.len().div_ceil(ACCOUNTS_PER_PAGE).max(1);
+    if narrow.page > pages {
+        return Err(bad(
+            "page",
+            &format!("{}: there are {pages} pages of accounts", narrow.page),
+        ));
     }
-    let watched: Vec<String> = site
-        .regions
-        .iter()
-        .map(|r| r.to_string())
-        .filter(|r| narrow.region.as_ref().is_none_or(|n| n.as_str() == r))
-        .collect();
-
-    let mut counts = [0i64; STATES.len()];
+    let first_shown = (narrow.page - 1) * ACCOUNTS_PER_PAGE;
+    let on_page =
+        &shown[first_shown.min(shown.len())..(first_shown + ACCOUNTS_PER_PAGE).min(shown.len())];
     let mut rows = Vec::new();
-    for id in &account_ids {
+    for id in on_page {
         let name = name_of(id);
-        let mut regions = watched.clone();
-        let extra: BTreeSet<&str> = cells
-            .iter()
-            .filter(|c| &c.account_id == id)
-            .map(|c| c.region.as_str())
-            .filter(|r| !regions.iter().any(|w| w == r))
-            .collect();
-        regions.extend(extra.into_iter().map(str::to_owned));
         let first = rows.len();
-        for region in regions {
-            let row_cells: Vec<StateCell> = sources
+        for region in grid.regions_of(id) {
+            let row_cells: Vec<StateCell> = grid
+                .sources
                 .iter()
-                .map(|s| {
-                    StateCell::of(
-                        index
-                            .get(&(id.as_str(), region.as_str(), s.as_str()))
-                            .copied(),
-                    )
-                })
+                .map(|s| StateCell::of(grid.cell(id, &region, s.as_str())))
                 .collect();
-            for c in &row_cells {
-                if let Some(i) = STATES.iter().position(|s| *s == c.state) {
-                    counts[i] += 1;
-                }
-            }
             if narrow
                 .state
                 .is_some_and(|s| !row_cells.iter().any(|c| c.state == s))
@@ -251,8 +366,22 @@ pub async fn show_coverage(
             rows[first].span = Some(rows.len() - first);
         }
     }
+    let paging = (pages > 1).then(|| Paging {
+        first: Count((first_shown + 1) as i64),
+        last: Count((first_shown + on_page.len()) as i64),
+        of: Count(shown.len() as i64),
+        previous: (narrow.page > 1).then(|| narrow.href(narrow.state, narrow.page - 1)),
+        next: (narrow.page < pages).then(|| narrow.href(narrow.state, narrow.page + 1)),
+    });
+    let counts = grid.counts;
+    let sources = &grid.sources;
 
-    let problems = problem_groups(&cells, &name_of, narrow.state);
+    let page_cells: Vec<CoverageCell> = on_page
+        .iter()
+        .filter_map(|id| grid.by_account.get(id))
+        .flat_map(|regions| regions.values().flat_map(|m| m.values().cloned()))
+        .collect();
+    let problems = problem_groups(&page_cells, &name_of, narrow.state);
     let mut narrowed = Vec::new();
     if let Some(a) = &narrow.account {
         let name = name_of(a.as_str());
@@ -295,6 +424,8 @@ pub async fn show_coverage(
         },
         source_heads: sources.iter().map(|s| s.display_name()).collect(),
         rows,
+        paging,
+        per_page: ACCOUNTS_PER_PAGE,
         problems,
     };
     render(&page)
@@ -432,11 +563,18 @@ mod tests {
             n.href_with_state(Some("error")),
             "/coverage?region=eu-west-1&state=error"
         );
+        let n = Narrow::parse(Some("state=error&page=3")).unwrap();
+        assert_eq!(n.page, 3);
+        assert_eq!(n.href(n.state, 4), "/coverage?state=error&page=4");
+        // Another state starts again from the first page.
+        assert_eq!(n.href_with_state(None), "/coverage");
         for (q, param) in [
             ("state=off", "state:"),
             ("account=12", "account:"),
             ("region=mars", "region:"),
-            ("page=2", "page:"),
+            ("page=0", "page:"),
+            ("page=two", "page:"),
+            ("sort=name", "sort:"),
         ] {
             let Err(PageError::BadRequest(m)) = Narrow::parse(Some(q)) else {
                 panic!("{q} accepted");

@@ -647,6 +647,120 @@ async fn regions_mark_unapproved_activity(pool: PgPool) {
     }
 }
 
+/// 120 accounts (`acct-000` …), Security Hub read in us-east-1 in each: enabled in the first 10,
+/// not enabled in the other 110.
+async fn many_accounts(pool: &PgPool) {
+    let configs: Vec<AccountConfig> = (0..120)
+        .map(|k| AccountConfig {
+            id: format!("{:012}", 500_000_000_000u64 + k).parse().unwrap(),
+            name: format!("acct-{k:03}"),
+            environment: "prod".into(),
+            owner: "team".into(),
+            role_arn: None,
+        })
+        .collect();
+    accounts::sync(pool, &configs).await.unwrap();
+    for (k, a) in configs.iter().enumerate() {
+        let (state, message) = if k < 10 {
+            ("enabled", "")
+        } else {
+            ("not_enabled", "Security Hub is not subscribed")
+        };
+        coverage::record(
+            pool,
+            a.id.as_str(),
+            "us-east-1",
+            "securityhub",
+            state,
+            message,
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn coverage_pages_through_many_accounts_and_counts_them_all(pool: PgPool) {
+    many_accounts(&pool).await;
+    let account_rows = |body: &str| body.matches(r#"<td class="acct" rowspan="#).count();
+
+    let body = page(&pool, "/coverage").await;
+    // The counts are of every account, not of the page: 120 × 3 regions × 1 source.
+    for (state, n) in [("enabled", 10), ("not_enabled", 110), ("not_polled", 240)] {
+        assert!(
+            body.contains(&format!(r#"<a href="/coverage?state={state}">{n}</a>"#)),
+            "{state} {n}"
+        );
+    }
+    assert!(body.contains("360 account × region × service targets"));
+    assert!(body.contains("Accounts 1–50 of 120"), "{body}");
+    assert!(body.contains(r#"<a rel="next" href="/coverage?page=2">Next 50 »</a>"#));
+    assert!(!body.contains(r#"rel="prev""#));
+    assert_eq!(account_rows(&body), 50);
+    assert!(body.contains(">acct-049</a>") && !body.contains(">acct-050</a>"));
+    // The reasons are those of the page's accounts: 40 of acct-010 … acct-049.
+    assert_eq!(
+        body.matches("Security Hub is not subscribed</td>").count(),
+        40
+    );
+
+    let body = page(&pool, "/coverage?page=3").await;
+    assert!(body.contains("Accounts 101–120 of 120"), "{body}");
+    assert!(body.contains(r#"<a rel="prev" href="/coverage?page=2">« Previous 50</a>"#));
+    assert!(!body.contains(r#"rel="next""#));
+    assert_eq!(account_rows(&body), 20);
+    assert!(body.contains(">acct-119</a>") && !body.contains(">acct-099</a>"));
+
+    // Narrowed to a state, the pages are of the accounts with such a row.
+    let body = page(&pool, "/coverage?state=not_enabled&page=3").await;
+    assert!(body.contains("Accounts 101–110 of 110"), "{body}");
+    assert!(
+        body.contains(r#"href="/coverage?state=not_enabled&#38;page=2""#),
+        "{body}"
+    );
+    assert_eq!(account_rows(&body), 10);
+
+    for uri in [
+        "/coverage?page=4",
+        "/coverage?page=0",
+        "/coverage?state=enabled&page=2",
+    ] {
+        let (status, body) = get(&pool, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(body.contains("page: "), "{body}");
+    }
+    let (_, body) = get(&pool, "/coverage?page=4").await;
+    assert!(body.contains("there are 3 pages of accounts"), "{body}");
+}
+
+#[sqlx::test(migrator = "sightline::db::MIGRATOR")]
+async fn a_region_of_many_accounts_lists_the_first_hundred(pool: PgPool) {
+    many_accounts(&pool).await;
+    let body = page(&pool, "/regions/us-east-1").await;
+    assert!(
+        body.contains(
+            "0 of 120 accounts have open findings here; most severe first, the first 100 shown"
+        ),
+        "{body}"
+    );
+    assert!(body.contains(r#"<a href="/coverage?region=us-east-1">coverage in us-east-1</a>"#));
+    // No findings: by name. The accounts table lists acct-000 … acct-099; the services not
+    // reporting (acct-010 …) stop at 100 of 110.
+    for (name, n) in [
+        ("acct-005", 1),
+        ("acct-050", 2),
+        ("acct-100", 1),
+        ("acct-119", 0),
+    ] {
+        assert_eq!(body.matches(&format!(">{name}</a>")).count(), n, "{name}");
+    }
+    assert_eq!(
+        body.matches("Security Hub is not subscribed</td>").count(),
+        100
+    );
+    assert!(body.contains("The first 100 of 110;"), "{body}");
+}
+
 #[sqlx::test(migrator = "sightline::db::MIGRATOR")]
 async fn coverage_shows_every_target_and_why(pool: PgPool) {
     organisation(&pool).await;
