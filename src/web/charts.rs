@@ -147,6 +147,18 @@ impl Unit {
         }
     }
 
+    /// An axis label, which has `LEFT` points: a million and more as `1.5M`, so that an
+    /// organisation's 1,225,985 open findings do not lose their first digits.
+    fn tick(self, v: f64) -> String {
+        match self {
+            Unit::Count if v.abs() >= 1_000_000.0 => {
+                let m = format!("{:.1}", v / 1_000_000.0);
+                format!("{}M", m.trim_end_matches(".0"))
+            }
+            _ => self.format(v),
+        }
+    }
+
     fn min_step(self) -> f64 {
         match self {
             Unit::Count => 1.0,
@@ -198,7 +210,7 @@ fn frame(out: &mut String, kind: &str, label: &str, top: f64, step: f64, unit: U
             x2 = W - RIGHT,
             tx = LEFT - 6.0,
             ty = y + 4.0,
-            t = escape(&unit.format(v)),
+            t = escape(&unit.tick(v)),
         );
     }
     out.push_str("</g>");
@@ -490,6 +502,10 @@ mod tests {
     #[test]
     fn units_format_ticks() {
         assert_eq!(Unit::Count.format(1500.0), "1,500");
+        assert_eq!(Unit::Count.tick(500_000.0), "500,000");
+        assert_eq!(Unit::Count.tick(1_000_000.0), "1M");
+        assert_eq!(Unit::Count.tick(1_500_000.0), "1.5M");
+        assert_eq!(Unit::Count.tick(12_000_000.0), "12M");
         assert_eq!(Unit::Percent.format(20.0), "20%");
         assert_eq!(Unit::Percent.format(12.5), "12.5%");
     }
