@@ -129,6 +129,8 @@ try:
         (f"/findings?region={reg}", 8, LIST, ()),
         ("/findings?source=guardduty", 8, LIST, ()),
         (f"/findings?q={WORD}", 8, LIST, ()),
+        # Free text inside the busiest account.
+        (f"/findings?q={WORD}&account={acct}", 8, LIST, ()),
         ("/findings", 8, "", ()),
         ("/coverage", 8, "", ()),
         ("/status", 8, "", ()),

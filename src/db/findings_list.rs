@@ -57,8 +57,9 @@ pub async fn one(pool: &PgPool, id: Uuid) -> Result<Option<ListedFinding>, sqlx:
 
 /// One page of findings matching the request, in its order, starting after its cursor.
 pub async fn list(pool: &PgPool, request: &ListRequest) -> Result<ListPage, sqlx::Error> {
+    let text = text_match(pool, &request.filter).await?;
     let mut qb = QueryBuilder::<Postgres>::new(COLUMNS);
-    push_filter(&mut qb, &request.filter);
+    push_filter_with(&mut qb, &request.filter, text);
     if let Some(c) = &request.cursor {
         match request.sort {
             Sort::Severity => {
@@ -162,16 +163,18 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
         push_filter(&mut qb, filter);
     } else {
         // The first matches found (numbered), and one more if there is one.
-        let from = if filter.q.is_some() && is_common(pool, filter).await? {
-            "finding_search f"
-        } else {
-            "findings f"
-        };
+        let text = text_match(pool, filter).await?;
+        let from =
+            if text == TextMatch::Index && filter.q.is_some() && is_common(pool, filter).await? {
+                "finding_search f"
+            } else {
+                "findings f"
+            };
         qb.push("count(*) FILTER (WHERE f.n <= ")
             .push_bind(LIVE_COUNT_CAP)
             .push(") AS count, coalesce(max(f.n), 0) AS matched FROM (SELECT f.severity, f.status, f.source, f.region, f.account_id, f.resource_type, row_number() OVER () AS n FROM ")
             .push(from);
-        push_filter(&mut qb, filter);
+        push_filter_with(&mut qb, filter, text);
         qb.push(" LIMIT ").push_bind(LIVE_COUNT_CAP + 1).push(") f");
     }
     qb.push(
@@ -228,21 +231,65 @@ pub async fn facets(pool: &PgPool, filter: &FindingFilter) -> Result<Facets, sql
 /// first (25–37 ms); for a rarer filter that index is the fast way (1–16 ms), where a scan in
 /// order would read most of the table. Only speed depends on the choice, not the counts.
 async fn is_common(pool: &PgPool, filter: &FindingFilter) -> Result<bool, sqlx::Error> {
+    let (expected, rows) = expected_matches(pool, filter).await?;
+    Ok(expected > LIVE_COUNT_CAP as f64 && expected * 50.0 >= rows && rows > 0.0)
+}
+
+/// How many findings the planner expects `filter` to match in `finding_search`, and how many
+/// rows it holds (-1 until the table is first analyzed).
+async fn expected_matches(
+    pool: &PgPool,
+    filter: &FindingFilter,
+) -> Result<(f64, f64), sqlx::Error> {
     let mut qb =
         QueryBuilder::<Postgres>::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM finding_search f");
     push_filter(&mut qb, filter);
     let plan: serde_json::Value = qb.build_query_scalar().fetch_one(pool).await?;
     let expected = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0);
-    // -1 until the table is first analyzed: then the index, which never reads too much.
     let rows: f32 =
         sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'finding_search'::regclass")
             .fetch_one(pool)
             .await?;
-    Ok(expected > LIVE_COUNT_CAP as f64 && expected * 50.0 >= f64::from(rows) && rows > 0.0)
+    Ok((expected, f64::from(rows)))
+}
+
+/// How the free text of a filter is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextMatch {
+    /// As the planner likes: through the trigram index on `findings`, or row by row.
+    Index,
+    /// Row by row, the trigram index hidden from the planner.
+    Recheck,
+}
+
+/// `Recheck` for a common word (in 1 finding of 50 or more) inside a few accounts: the trigram
+/// index would build the bitmap of every finding with the word first (600,000 at 10 million
+/// findings: 218 ms), where reading the accounts' own findings through `findings_account_idx`
+/// and matching each is 68–136 ms for the busiest account there (BENCHMARKS.md, "Pages and API
+/// at 10,000,000 findings"). A rare word keeps the index. Only speed depends on the choice.
+pub async fn text_match(pool: &PgPool, filter: &FindingFilter) -> Result<TextMatch, sqlx::Error> {
+    if filter.q.is_none() || filter.accounts.is_empty() || filter.accounts.len() > 10 {
+        return Ok(TextMatch::Index);
+    }
+    let word = FindingFilter {
+        q: filter.q.clone(),
+        ..FindingFilter::default()
+    };
+    let (expected, rows) = expected_matches(pool, &word).await?;
+    Ok(if rows > 0.0 && expected * 50.0 >= rows {
+        TextMatch::Recheck
+    } else {
+        TextMatch::Index
+    })
 }
 
 /// Appends ` WHERE …` for the filter (always a WHERE, so callers can append ` AND …`).
 fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &FindingFilter) {
+    push_filter_with(qb, filter, TextMatch::Index);
+}
+
+/// `push_filter`, with the free text matched as `text` says.
+fn push_filter_with(qb: &mut QueryBuilder<'_, Postgres>, filter: &FindingFilter, text: TextMatch) {
     qb.push(" WHERE true");
     if !filter.accounts.is_empty() {
         let ids: Vec<String> = filter.accounts.iter().map(|a| a.to_string()).collect();
@@ -283,7 +330,12 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &FindingFilter) {
     if let Some(q) = &filter.q {
         // search_text is lower-cased; LIKE metacharacters in the input match themselves.
         let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
-        qb.push(" AND f.search_text LIKE ").push_bind(pattern);
+        qb.push(match text {
+            TextMatch::Index => " AND f.search_text LIKE ",
+            // The same test; the expression hides the trigram index.
+            TextMatch::Recheck => " AND (f.search_text || '') LIKE ",
+        })
+        .push_bind(pattern);
     }
     if let Some(since) = filter.updated_since {
         qb.push(" AND f.updated_at >= ").push_bind(since);
