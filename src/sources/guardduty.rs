@@ -162,36 +162,37 @@ async fn detector_ids(
 /// `ListMembers` of the administrator's detector (associated only): `Enabled` members are
 /// covered.
 pub async fn members(t: &TargetCtx<'_>) -> Result<HashMap<String, Enabled>, CallError> {
-    let client = aws_sdk_guardduty::Client::new(&t.sdk);
+    let client = &aws_sdk_guardduty::Client::new(&t.sdk);
     let mut out = HashMap::new();
-    for detector in detector_ids(t, &client).await? {
-        let mut token = None;
-        loop {
-            t.pace("ListMembers", Pace::Default).await;
-            let page = client
-                .list_members()
-                .detector_id(&detector)
-                .only_associated("true")
-                .max_results(50)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
-            for m in page.members() {
-                let Some(id) = m.account_id() else { continue };
-                let status = m.relationship_status().unwrap_or("");
-                let state = if status.eq_ignore_ascii_case("Enabled") {
-                    Enabled::Yes
-                } else {
-                    Enabled::No(format!("GuardDuty member status {status}"))
-                };
-                out.insert(id.to_owned(), state);
-            }
-            token = next_page(page.next_token());
-            if token.is_none() {
-                break;
-            }
-        }
+    for detector in detector_ids(t, client).await? {
+        let detector = &detector;
+        out.extend(
+            super::members::all_pages(|token| async move {
+                t.pace("ListMembers", Pace::Default).await;
+                let page = client
+                    .list_members()
+                    .detector_id(detector)
+                    .only_associated("true")
+                    .max_results(50)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                let members = page
+                    .members()
+                    .iter()
+                    .filter_map(|m| {
+                        let status = m.relationship_status().unwrap_or("");
+                        Some((
+                            m.account_id()?.to_owned(),
+                            super::members::enabled_status("GuardDuty", status),
+                        ))
+                    })
+                    .collect();
+                Ok((members, page.next_token().map(str::to_owned)))
+            })
+            .await?,
+        );
     }
     Ok(out)
 }

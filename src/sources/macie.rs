@@ -147,35 +147,34 @@ pub fn normalise(raw: &Value, seen_at: DateTime<Utc>) -> Result<Finding, Normali
 /// `ListMembers` (associated only): `Enabled` members are covered, and `Paused` ones too (a
 /// paused Macie still holds its findings).
 pub async fn members(t: &TargetCtx<'_>) -> Result<HashMap<String, Enabled>, CallError> {
-    let client = aws_sdk_macie2::Client::new(&t.sdk);
-    let mut out = HashMap::new();
-    let mut token = None;
-    loop {
+    let client = &aws_sdk_macie2::Client::new(&t.sdk);
+    super::members::all_pages(|token| async move {
         t.pace("ListMembers", Pace::Default).await;
         let page = client
             .list_members()
             .only_associated("true")
             .max_results(50)
-            .set_next_token(token.take())
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        for m in page.members() {
-            let Some(id) = m.account_id() else { continue };
-            let state = match m.relationship_status() {
-                Some(RelationshipStatus::Enabled) | Some(RelationshipStatus::Paused) => {
-                    Enabled::Yes
-                }
-                Some(other) => Enabled::No(format!("Macie member status {}", other.as_str())),
-                None => Enabled::Unknown("Macie member with no status".into()),
-            };
-            out.insert(id.to_owned(), state);
-        }
-        token = next_page(page.next_token());
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+        let members = page
+            .members()
+            .iter()
+            .filter_map(|m| {
+                let state = match m.relationship_status() {
+                    Some(RelationshipStatus::Enabled) | Some(RelationshipStatus::Paused) => {
+                        Enabled::Yes
+                    }
+                    Some(other) => Enabled::No(format!("Macie member status {}", other.as_str())),
+                    None => Enabled::Unknown("Macie member with no status".into()),
+                };
+                Some((m.account_id()?.to_owned(), state))
+            })
+            .collect();
+        Ok((members, page.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -169,35 +169,31 @@ fn access_analyzer_key(raw: &Value, id: &str) -> Result<CanonicalKey, NormaliseE
 
 /// `ListMembers` (associated only): `ENABLED` members are covered.
 pub async fn members(t: &TargetCtx<'_>) -> Result<HashMap<String, Enabled>, CallError> {
-    let client = aws_sdk_securityhub::Client::new(&t.sdk);
-    let mut out = HashMap::new();
-    let mut token = None;
-    loop {
+    let client = &aws_sdk_securityhub::Client::new(&t.sdk);
+    super::members::all_pages(|token| async move {
         t.pace("ListMembers", Pace::Default).await;
         let page = client
             .list_members()
             .only_associated(true)
             .max_results(50)
-            .set_next_token(token.take())
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        for m in page.members() {
-            let (Some(id), status) = (m.account_id(), m.member_status().unwrap_or("")) else {
-                continue;
-            };
-            let state = if status.eq_ignore_ascii_case("ENABLED") {
-                Enabled::Yes
-            } else {
-                Enabled::No(format!("Security Hub member status {status}"))
-            };
-            out.insert(id.to_owned(), state);
-        }
-        token = next_page(page.next_token());
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+        let members = page
+            .members()
+            .iter()
+            .filter_map(|m| {
+                let status = m.member_status().unwrap_or("");
+                Some((
+                    m.account_id()?.to_owned(),
+                    super::members::enabled_status("Security Hub", status),
+                ))
+            })
+            .collect();
+        Ok((members, page.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 #[cfg(test)]
