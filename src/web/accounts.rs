@@ -3,7 +3,7 @@
 //! frequent kinds of finding, its coverage, its audit-trail baseline checklist with the recent
 //! changes of result, and its recent finding events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
@@ -634,6 +634,26 @@ pub async fn show_account(
         baseline_changes: changes(result_events, now),
     };
     render(&page)
+}
+
+/// Account names by id, for a page that names many accounts (1,000 in a region, a cycle's
+/// failures): one lookup each, not a scan of every account.
+pub(super) struct AccountNames<'a>(HashMap<&'a str, &'a str>);
+
+impl<'a> AccountNames<'a> {
+    pub fn new(infos: &'a [db::posture::AccountInfo]) -> Self {
+        Self(
+            infos
+                .iter()
+                .map(|a| (a.id.as_str(), a.name.as_str()))
+                .collect(),
+        )
+    }
+
+    /// The account's name; empty when it has none (not in the config).
+    pub fn of(&self, id: &str) -> String {
+        self.0.get(id).map(|n| n.to_string()).unwrap_or_default()
+    }
 }
 
 /// The sources that have targets or coverage, in the usual order; all of them when none has.

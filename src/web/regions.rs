@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
-use super::accounts::{Problem, StateCell, sources_present};
+use super::accounts::{AccountNames, Problem, StateCell, sources_present};
 use super::error::PageError;
 use super::format::Count;
 use super::overview::{SevCounts, Tally, plural, scale_bars};
@@ -248,11 +248,8 @@ pub async fn show_region(
             .add(&c.severity, c.count);
     }
     let sources_polled = sources_present(&coverage);
-    let names: HashMap<&str, &str> = infos
-        .iter()
-        .map(|a| (a.id.as_str(), a.name.as_str()))
-        .collect();
-    let name_of = |id: &str| names.get(id).map(|n| n.to_string()).unwrap_or_default();
+    let names = AccountNames::new(&infos);
+    let name_of = |id: &str| names.of(id);
     let cell_of: HashMap<(&str, &str), &CoverageCell> = coverage
         .iter()
         .map(|c| ((c.account_id.as_str(), c.source.as_str()), c))

@@ -1,7 +1,7 @@
 //! `/status`: the poller's health. Its last cycles, the targets of the latest one that failed
 //! or were throttled, how old each source's data is, and the findings that could not be read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use askama::Template;
@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::Utc;
 
+use super::accounts::AccountNames;
 use super::cache::CountsCache;
 use super::coverage::places;
 use super::error::PageError;
@@ -157,11 +158,8 @@ pub async fn show_status(
         None => Vec::new(),
     };
     let now = Utc::now();
-    let names: HashMap<&str, &str> = infos
-        .iter()
-        .map(|a| (a.id.as_str(), a.name.as_str()))
-        .collect();
-    let name_of = |id: &str| names.get(id).map(|n| n.to_string()).unwrap_or_default();
+    let names = AccountNames::new(&infos);
+    let name_of = |id: &str| names.of(id);
     // The ages as read, plus the time since.
     let (aged_at, ages) = &*ages;
     let since = (now - *aged_at).num_milliseconds().max(0) as f64 / 1000.0;

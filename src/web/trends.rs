@@ -637,13 +637,8 @@ impl TrendSections {
             _ => None,
         };
 
-        let name_of = |id: &str| {
-            data.accounts
-                .iter()
-                .find(|a| a.id == id)
-                .map(|a| a.name.clone())
-                .unwrap_or_default()
-        };
+        let names = super::accounts::AccountNames::new(&data.accounts);
+        let name_of = |id: &str| names.of(id);
         let breaches = data
             .breaches
             .iter()
